@@ -1,0 +1,88 @@
+// Layer rules of docs/design.md §3 (from architecture.md §3), checked by `npm run lint`.
+// Paths are relative to the directory depcruise runs in, so the same file also checks
+// the violation fixture under test/fixtures/layer-violation/.
+const contracts = '^src/(xapi|remotes)/(types|remote|[a-z-]+-error)\\.ts$'
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'shared-is-the-bottom',
+      comment: 'src/shared imports node:* and itself only.',
+      severity: 'error',
+      from: { path: '^src/shared/' },
+      to: { path: '^src/', pathNot: '^src/shared/' },
+    },
+    {
+      name: 'leaves-import-shared-only',
+      comment: 'formats, tasks, xapi and remotes are leaves: they import src/shared and their own folder.',
+      severity: 'error',
+      from: { path: '^src/(formats|tasks|xapi|remotes)/' },
+      to: { path: '^src/', pathNot: ['^src/shared/', '^src/$1/'] },
+    },
+    {
+      name: 'repository-uses-contracts',
+      comment: 'repository imports shared, tasks, formats and the Remote port only, never a concrete remote or XAPI.',
+      severity: 'error',
+      from: { path: '^src/repository/' },
+      to: {
+        path: '^src/',
+        pathNot: ['^src/(shared|tasks|formats|repository)/', '^src/remotes/(remote|[a-z-]+-error)\\.ts$'],
+      },
+    },
+    {
+      name: 'engine-uses-contracts',
+      comment: 'engine imports shared, tasks, formats, repository, and xapi/remotes contracts (types, errors) only.',
+      severity: 'error',
+      from: { path: '^src/engine/' },
+      to: { path: '^src/', pathNot: ['^src/(shared|tasks|formats|repository|engine)/', contracts] },
+    },
+    {
+      name: 'simulator-is-apart',
+      comment: 'The simulator imports shared, tasks, formats and xapi wire codecs; never engine, repository or remotes.',
+      severity: 'error',
+      from: { path: '^src/simulator/' },
+      to: { path: '^src/(engine|repository|remotes|app|cli)/' },
+    },
+    {
+      name: 'no-upward-to-app-or-cli',
+      comment: 'Only cli (and later daemon/api) import app; nothing imports cli.',
+      severity: 'error',
+      from: { path: '^src/(shared|tasks|formats|xapi|remotes|repository|engine|simulator)/' },
+      to: { path: '^src/(app|cli)/' },
+    },
+    {
+      name: 'testing-helpers-stay-in-tests',
+      comment: '**/testing/** is for tests and the simulator only.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['\\.test\\.ts$', '^src/simulator/', '/testing/'] },
+      to: { path: '/testing/' },
+    },
+    {
+      name: 'aws-sdk-quarantined',
+      comment: '@aws-sdk/* only under src/remotes/s3/.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/remotes/s3/' },
+      to: { path: '@aws-sdk/' },
+    },
+    {
+      name: 'no-cycles',
+      severity: 'error',
+      from: {},
+      to: { circular: true, dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'not-to-unresolvable',
+      severity: 'error',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^(dist|node_modules)/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },
+  },
+}
