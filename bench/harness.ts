@@ -23,7 +23,7 @@ export interface Figure {
 /** What a benchmark gets: a scratch directory removed after the run, and the figure printer. */
 export interface BenchContext {
   readonly dir: string
-  report(figure: Omit<Figure, 'ratio'>): void
+  readonly report: (figure: Omit<Figure, 'ratio'>) => void
 }
 
 /** A named benchmark; files named `bench/*.bench.ts` export an array `benchmarks` of them. */

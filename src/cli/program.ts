@@ -1,21 +1,36 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { serializeError } from '../shared/errors.ts'
+import { jsonText } from '../tasks/format.ts'
 import type { CliIo } from './io.ts'
 import { CliExit, processIo } from './io.ts'
+import { registerLogCommands } from './log.ts'
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-  version: string
+/** The package's version, read from package.json two levels up in src/ and three in dist/src/. */
+function readVersion(): string {
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as {
+        name?: string
+        version?: string
+      }
+      if (pkg.name === 'xapi-backup' && typeof pkg.version === 'string') return pkg.version
+    } catch {
+      // not at this level: try the next one
+    }
+  }
+  return 'unknown'
 }
 
 /** Builds the `xapi-backup` command tree; each command file registers its own subcommands. */
 export function createProgram(io: CliIo): Command {
   const program = new Command('xapi-backup')
     .description('Backup, replication and restore for Xen pools over XAPI')
-    .version(pkg.version)
+    .version(readVersion())
     .showHelpAfterError()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride()
+  registerLogCommands(program, io)
   return program
 }
 
@@ -34,8 +49,10 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       if (error.message !== '') io.err(`${error.message}\n`)
       return error.exitCode
     }
-    const { name, message, code } = serializeError(error)
-    io.err(`error: ${String(message)}${code === undefined ? '' : ` [${String(code)}]`} (${String(name)})\n`)
+    const { message, code, cause } = serializeError(error)
+    const because =
+      typeof cause === 'object' && cause !== null && 'message' in cause ? `: ${jsonText(cause.message)}` : ''
+    io.err(`error: ${jsonText(message)}${because}${code === undefined ? '' : ` [${jsonText(code)}]`}\n`)
     return 1
   }
 }

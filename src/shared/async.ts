@@ -18,7 +18,8 @@ export async function mapWithConcurrency<T, R>(
   fn: (item: T, index: number, signal: AbortSignal) => Promise<R>,
   options: MapOptions = {},
 ): Promise<R[]> {
-  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be an integer >= 1, got ${limit}`)
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new RangeError(`limit must be an integer >= 1, got ${limit}`)
   const list = [...items]
   const results = new Array<R>(list.length)
   // Children see one signal that fires on the caller's abort and on a sibling's failure.
@@ -79,7 +80,8 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Ret
     try {
       return await fn(attempt)
     } catch (error) {
-      if (attempt >= tries || isAbortError(error) || signal?.aborted === true || !isRetryable(error)) throw error
+      if (attempt >= tries || isAbortError(error) || signal?.aborted === true || !isRetryable(error))
+        throw error
       const base = Math.min(maxDelayMs, delayMs * factor ** (attempt - 1))
       const wait = jitter ? base / 2 + (Math.random() * base) / 2 : base
       options.onRetry?.(error, attempt, wait)

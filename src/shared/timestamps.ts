@@ -35,7 +35,10 @@ const EXTENDED = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?
 function parseUtc(text: string, what: string): number {
   const m = COMPACT.exec(text) ?? EXTENDED.exec(text)
   if (m === null) {
-    throw new BackupError('INVALID_TIMESTAMP', `${what}: expected YYYYMMDDTHHmmssZ, got ${JSON.stringify(text)}`)
+    throw new BackupError(
+      'INVALID_TIMESTAMP',
+      `${what}: expected YYYYMMDDTHHmmssZ, got ${JSON.stringify(text)}`,
+    )
   }
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number]
   const ms = Date.UTC(y, mo - 1, d, h, mi, s)
