@@ -183,9 +183,7 @@ describe('task log', () => {
       }
       return Promise.resolve()
     })
-    const progress = sink.events
-      .filter((e) => e.event === 'task.progress')
-      .map((e) => e.done)
+    const progress = sink.events.filter((e) => e.event === 'task.progress').map((e) => e.done)
     assert.deepEqual(progress, [0, 40, 80, 100])
   })
 
