@@ -12,6 +12,7 @@ function cruise(cwd: string): { status: number | null; violations: string[] } {
     ['src', '--config', `${root}.dependency-cruiser.cjs`],
     { cwd, encoding: 'utf8' },
   )
+  if (run.error !== undefined) throw run.error
   const violations = run.stdout
     .split('\n')
     .map((line) => /^\s+error ([\w-]+): (\S+) → (\S+)$/.exec(line))
