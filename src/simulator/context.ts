@@ -1,0 +1,61 @@
+import type { Clock } from '../shared/clock.ts'
+import type { SimulatorDb } from './db.ts'
+import type { TaskRunner } from './tasks.ts'
+import type { Value, XapiType } from './types.ts'
+
+/** What every method sees: the database, the clock and the simulator's fixed settings. */
+export interface SimulatorContext {
+  readonly db: SimulatorDb
+  readonly clock: Clock
+  readonly tasks: TaskRunner
+  readonly username: string
+  readonly password: string
+  /** Address of the pool master; logins to another host fail with HOST_IS_SLAVE (xapi.md §1.4). */
+  readonly masterAddress: string
+  /** Address this server answers as (the master unless the pool says otherwise). */
+  readonly hostAddress: string
+  /** Every method the dispatcher knows, for `system.listMethods`. */
+  readonly methodNames: () => readonly string[]
+}
+
+/** A method call in progress: the caller's session, its Async task if any, and an abort signal (task.cancel). */
+export interface CallContext extends SimulatorContext {
+  readonly session: string
+  readonly task: string | undefined
+  readonly signal: AbortSignal
+}
+
+/** A parameter of a method signature; one with `default` may be omitted (versioned params, xapi.md §8.1). */
+export interface ParamDef {
+  readonly name: string
+  readonly type: XapiType
+  readonly default?: Value
+}
+
+/** A wire method: its signature, whether it has an `Async.` form, and its implementation. */
+export interface MethodDef {
+  readonly name: string
+  readonly params: readonly ParamDef[]
+  readonly result: XapiType
+  /** False for the few methods that take no session (login, system.listMethods). */
+  readonly session: boolean
+  /** True for side-effecting methods, which have an `Async.` form (xapi.md §1.6). */
+  readonly async: boolean
+  readonly run: (ctx: CallContext, args: readonly Value[]) => Value | Promise<Value>
+}
+
+/** Builds a MethodDef with the common defaults (session required, sync only). */
+export function method(
+  name: string,
+  params: readonly ParamDef[],
+  result: XapiType,
+  run: MethodDef['run'],
+  options: { readonly async?: boolean; readonly session?: boolean } = {},
+): MethodDef {
+  return { name, params, result, run, async: options.async ?? false, session: options.session ?? true }
+}
+
+/** Shorthand for a ParamDef. */
+export function p(name: string, type: XapiType, dflt?: Value): ParamDef {
+  return dflt === undefined ? { name, type } : { name, type, default: dflt }
+}

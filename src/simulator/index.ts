@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto'
+import type { Clock } from '../shared/clock.ts'
+import { systemClock } from '../shared/clock.ts'
+import type { SimulatorContext } from './context.ts'
+import { SimulatorDb } from './db.ts'
+import { Dispatcher } from './dispatch.ts'
+import type { FaultInjector } from './faults.ts'
+import { FaultRegistry } from './faults.ts'
+import { buildMethodTable } from './methods/index.ts'
+import type { BuiltPool } from './pool/build.ts'
+import { buildPool } from './pool/build.ts'
+import { DEMO_POOL } from './pool/demo.ts'
+import type { PoolDescription } from './pool/description.ts'
+import type { HttpHandler } from './server.ts'
+import { SimulatorServer } from './server.ts'
+import { TaskRunner } from './tasks.ts'
+import { generateSelfSignedCertificate } from './tls.ts'
+
+export type { FaultInjector, InjectedFault } from './faults.ts'
+export type { BuiltPool } from './pool/build.ts'
+export type { PoolDescription, VmDescription, DiskDescription } from './pool/description.ts'
+export { DEMO_POOL } from './pool/demo.ts'
+export { readPoolDescription, validatePoolDescription, PoolDescriptionError } from './pool/description.ts'
+export { SimulatorDb } from './db.ts'
+export type { HttpHandler } from './server.ts'
+export { XapiFault } from './xapi-fault.ts'
+
+/** How to start a simulator; every field is optional. */
+export interface SimulatorOptions {
+  /** TCP port; default 0 (a free one, see `url`). */
+  readonly port?: number
+  /** Interface to listen on; default '127.0.0.1'. */
+  readonly host?: string
+  /** Serve HTTPS with a fresh self-signed certificate (needs `openssl`), exposed as `caCertPem`. */
+  readonly tls?: boolean
+  /** The pool to simulate; default DEMO_POOL. */
+  readonly pool?: PoolDescription
+  /** Where VDI contents will live (data-plane issue; unused by the control plane). */
+  readonly dataDir?: string
+  readonly clock?: Clock
+  /** Login user; default 'root'. */
+  readonly username?: string
+  /** Login password; default a random one (see `password`). */
+  readonly password?: string
+  /** Act as a pool member: every login fails with `HOST_IS_SLAVE [slaveOf]` (xapi.md §1.4). */
+  readonly slaveOf?: string
+}
+
+/** A started simulator: where to reach it, how to log in, direct database access, faults, and `close`. */
+export interface RunningSimulator {
+  /** e.g. 'http://127.0.0.1:41234' (https with `tls`). */
+  readonly url: string
+  readonly username: string
+  readonly password: string
+  /** The self-signed certificate (its own CA) when started with `tls`. */
+  readonly caCertPem?: string
+  /** The object database, for tests (find objects, mutate like a guest would). */
+  readonly db: SimulatorDb
+  /** Refs of the described pool's objects by name (hosts, SRs, networks, VMs). */
+  readonly pool: BuiltPool
+  readonly faults: FaultInjector
+  /** Adds an HTTP handler for paths starting with `prefix` (longest prefix wins). */
+  registerHttpHandler(prefix: string, handler: HttpHandler): void
+  close(): Promise<void>
+}
+
+/** Starts a XAPI simulator (both RPC transports, the described or demo pool) and resolves once it listens. */
+export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
+  const clock = options.clock ?? systemClock
+  const host = options.host ?? '127.0.0.1'
+  const db = new SimulatorDb()
+  const pool = buildPool(db, options.pool ?? DEMO_POOL, clock.now())
+  const username = options.username ?? 'root'
+  const password = options.password ?? randomBytes(12).toString('base64url')
+  const methods = buildMethodTable()
+  const tasks = new TaskRunner(db, clock, () => pool.master)
+  const masterAddress = db.get('host', pool.master).address as string
+  const ctx: SimulatorContext = {
+    db,
+    clock,
+    tasks,
+    username,
+    password,
+    hostAddress: masterAddress,
+    masterAddress: options.slaveOf ?? masterAddress,
+    methodNames: () => [...methods.keys()],
+  }
+  const faults = new FaultRegistry(() => {
+    for (const [session] of db.all('session')) db.destroy('session', session)
+  })
+  const tls = options.tls === true ? await generateSelfSignedCertificate(host) : undefined
+  const server = new SimulatorServer(new Dispatcher(ctx, methods, faults, tasks), tls)
+  const port = await server.listen(host, options.port ?? 0)
+  const urlHost = host.includes(':') ? `[${host}]` : host
+  return {
+    url: `${tls === undefined ? 'http' : 'https'}://${urlHost}:${port}`,
+    username,
+    password,
+    ...(tls === undefined ? {} : { caCertPem: tls.certPem }),
+    db,
+    pool,
+    faults,
+    registerHttpHandler: (prefix, handler) => {
+      server.registerHttpHandler(prefix, handler)
+    },
+    close: () => server.close(),
+  }
+}

@@ -1,0 +1,15 @@
+import type { MethodDef } from '../context.ts'
+import { CLASSES } from '../schema/index.ts'
+import { accessorMethods } from './accessors.ts'
+import { sessionMethods } from './session.ts'
+
+/**
+ * Every wire method of the simulator, by name: the generated accessors first, then the
+ * hand-written methods, which replace a generated one of the same name.
+ */
+export function buildMethodTable(): Map<string, MethodDef> {
+  const table = new Map<string, MethodDef>()
+  for (const schema of CLASSES) for (const def of accessorMethods(schema)) table.set(def.name, def)
+  for (const def of [...sessionMethods()]) table.set(def.name, def)
+  return table
+}
