@@ -22,7 +22,8 @@ module.exports = {
     },
     {
       name: 'repository-uses-contracts',
-      comment: 'repository imports shared, tasks, formats and the Remote port only, never a concrete remote or XAPI.',
+      comment:
+        'repository imports shared, tasks, formats and the Remote port only, never a concrete remote or XAPI.',
       severity: 'error',
       from: { path: '^src/repository/' },
       to: {
@@ -32,14 +33,16 @@ module.exports = {
     },
     {
       name: 'engine-uses-contracts',
-      comment: 'engine imports shared, tasks, formats, repository, and xapi/remotes contracts (types, errors) only.',
+      comment:
+        'engine imports shared, tasks, formats, repository, and xapi/remotes contracts (types, errors) only.',
       severity: 'error',
       from: { path: '^src/engine/' },
       to: { path: '^src/', pathNot: ['^src/(shared|tasks|formats|repository|engine)/', contracts] },
     },
     {
       name: 'simulator-is-apart',
-      comment: 'The simulator imports shared, tasks, formats and xapi wire codecs; never engine, repository or remotes.',
+      comment:
+        'The simulator imports shared, tasks, formats and xapi wire codecs; never engine, repository or remotes.',
       severity: 'error',
       from: { path: '^src/simulator/' },
       to: { path: '^src/(engine|repository|remotes|app|cli)/' },
@@ -80,9 +83,12 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(dist|node_modules)/' },
+    exclude: { path: '^(dist|node_modules|test/fixtures)/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default'],
+    },
   },
 }
