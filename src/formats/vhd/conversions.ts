@@ -1,0 +1,83 @@
+import type { BlockSource, DiskBlock } from '../block-source.ts'
+import { isAllZero, roundUp } from './codec-utils.ts'
+import { DEFAULT_BLOCK_SIZE, SECTOR_SIZE } from './constants.ts'
+import type { RandomAccessFile } from './random-access-file.ts'
+import type { VhdChain } from './vhd-chain.ts'
+import { fail } from './vhd-error.ts'
+import type { VhdStream } from './vhd-stream-writer.ts'
+
+/** Options of rawBlockSource. */
+export interface RawSourceOptions {
+  readonly blockSize?: number
+  /** Keep only the blocks whose content differs from this chain's (a delta over it). */
+  readonly parent?: VhdChain
+}
+
+/**
+ * A block source over a raw disk image: a first pass lists the blocks that are not all zero (or,
+ * with `parent`, that differ from the parent's content), so the VHD size is known up front; the
+ * second pass (`blocks()`) reads them again. The virtual size is the raw size rounded up to a sector.
+ */
+export async function rawBlockSource(raw: RandomAccessFile, options: RawSourceOptions = {}): Promise<BlockSource> {
+  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE
+  const rawSize = await raw.size()
+  const virtualSize = roundUp(rawSize, SECTOR_SIZE)
+  const { parent } = options
+  const readBlock = async (index: number): Promise<Uint8Array> => {
+    const start = index * blockSize
+    return raw.read(start, Math.min(blockSize, rawSize - start))
+  }
+  const blockIndexes: number[] = []
+  for (let index = 0; index * blockSize < virtualSize; index++) {
+    const data = await readBlock(index)
+    if (parent === undefined ? !isAllZero(data) : await differsFromParent(parent, index, data)) blockIndexes.push(index)
+  }
+  return {
+    virtualSize,
+    blockSize,
+    blockIndexes,
+    async *blocks(): AsyncGenerator<DiskBlock> {
+      for (const index of blockIndexes) {
+        const data = await readBlock(index)
+        const length = Math.min(blockSize, virtualSize - index * blockSize)
+        // A raw size that is not a multiple of 512 leaves a short last sector: pad it with zeros.
+        if (data.length === length) yield { index, data }
+        else {
+          const padded = new Uint8Array(length)
+          padded.set(data)
+          yield { index, data: padded }
+        }
+      }
+    },
+  }
+}
+
+async function differsFromParent(parent: VhdChain, index: number, data: Uint8Array): Promise<boolean> {
+  if (index >= parent.blockCount || !parent.hasBlock(index)) return !isAllZero(data)
+  const theirs = await parent.readBlock(index)
+  const length = Math.min(data.length, Math.max(0, parent.virtualSize - index * parent.blockSize))
+  if (!Buffer.from(data.buffer, data.byteOffset, length).equals(theirs.subarray(0, length))) return true
+  return !isAllZero(data.subarray(length))
+}
+
+/** The raw bytes of a chain's content, block by block (exactly `virtualSize` bytes, one block in memory). */
+export async function* chainToRaw(chain: VhdChain): AsyncGenerator<Uint8Array> {
+  const { virtualSize, blockSize } = chain
+  const zeros = new Uint8Array(blockSize)
+  for (let index = 0; index * blockSize < virtualSize; index++) {
+    const length = Math.min(blockSize, virtualSize - index * blockSize)
+    const data = chain.hasBlock(index) ? await chain.readBlock(index) : zeros
+    yield data.subarray(0, length)
+  }
+}
+
+/** Writes a planned VHD stream into `file` from offset 0 and checks the length matches the plan. */
+export async function writeVhdStream(stream: VhdStream, file: RandomAccessFile): Promise<void> {
+  if (file.write === undefined) fail('VHD_BAD_ARGUMENT', file.name, 0, 'file', 'a writable file', 'read-only')
+  let offset = 0
+  for await (const chunk of stream.chunks()) {
+    await file.write(offset, chunk)
+    offset += chunk.length
+  }
+  if (offset !== stream.sizeBytes) fail('VHD_INVALID', file.name, offset, 'stream length', stream.sizeBytes, offset)
+}

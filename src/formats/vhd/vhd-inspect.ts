@@ -1,0 +1,171 @@
+import { bitmapSizeBytes, decodeBat, batSizeBytes, isAllocated } from './bat.ts'
+import { DiskType, FOOTER_SIZE, HEADER_SIZE, SECTOR_SIZE } from './constants.ts'
+import type { VhdFooter } from './footer.ts'
+import { decodeFooter, validateFooter } from './footer.ts'
+import type { VhdHeader } from './header.ts'
+import { decodeHeader, locatorSpaceBytes, validateHeader } from './header.ts'
+import type { RandomAccessFile } from './random-access-file.ts'
+import type { VhdIssue } from './vhd-error.ts'
+import { issue } from './vhd-error.ts'
+
+/** The structures of a VHD that passed inspection (header and BAT absent for a fixed disk). */
+export interface VhdStructure {
+  readonly fileSize: number
+  readonly footer: VhdFooter
+  readonly header: VhdHeader | undefined
+  readonly bat: Uint32Array
+}
+
+/** Options of inspectVhd. */
+export interface InspectOptions {
+  /** Skip the comparison with the footer copy at offset 0 (a merge rewrites the EOF footer first). */
+  readonly ignoreFooterCopy?: boolean
+  /** Stop after this many issues (default 50). */
+  readonly maxIssues?: number
+}
+
+/** Result of inspectVhd: the issues found, and the structures when they could be decoded. */
+export interface Inspection {
+  readonly issues: VhdIssue[]
+  readonly structure: VhdStructure | undefined
+}
+
+interface Region {
+  readonly start: number
+  readonly end: number
+  readonly what: string
+}
+
+/**
+ * Reads and validates every structure of a VHD (footers, header, BAT, block extents, locators)
+ * with reads bounded by the file size, so garbage input ends in issues, never a hang or a crash.
+ */
+export async function inspectVhd(file: RandomAccessFile, options: InspectOptions = {}): Promise<Inspection> {
+  const name = file.name
+  const issues: VhdIssue[] = []
+  const fileSize = await file.size()
+  if (fileSize < FOOTER_SIZE) {
+    issues.push(issue('VHD_TRUNCATED', name, 0, 'file size', `>= ${FOOTER_SIZE}`, fileSize))
+    return { issues, structure: undefined }
+  }
+  const footerOffset = fileSize - FOOTER_SIZE
+  const footerBytes = await file.read(footerOffset, FOOTER_SIZE)
+  issues.push(...validateFooter(footerBytes, name, footerOffset))
+  let footer = decodeFooter(footerBytes)
+  const copy = fileSize >= 2 * FOOTER_SIZE ? await file.read(0, FOOTER_SIZE) : undefined
+  if (issues.length > 0) {
+    // A broken EOF footer: carry on with the copy at 0 (if sound) to report what else is wrong.
+    if (copy === undefined || validateFooter(copy, name, 0).length > 0) return { issues, structure: undefined }
+    footer = decodeFooter(copy)
+  }
+  if (footer.diskType === DiskType.fixed) {
+    if (footerOffset < footer.currentSize) {
+      issues.push(issue('VHD_TRUNCATED', name, footerOffset, 'fixed data', `${footer.currentSize} bytes`, footerOffset))
+    }
+    return { issues, structure: { fileSize, footer, header: undefined, bat: new Uint32Array(0) } }
+  }
+  if (options.ignoreFooterCopy !== true && issues.length === 0) checkFooterCopy(copy, footerBytes, name, issues)
+  const structure = await inspectDynamic(file, fileSize, footer, issues)
+  const limit = options.maxIssues ?? 50
+  return { issues: issues.slice(0, limit), structure }
+}
+
+function checkFooterCopy(copy: Uint8Array | undefined, footer: Uint8Array, name: string, issues: VhdIssue[]): void {
+  if (copy === undefined) return
+  const copyIssues = validateFooter(copy, name, 0)
+  if (copyIssues.length > 0) {
+    issues.push(...copyIssues)
+    return
+  }
+  const differs = copy.findIndex((byte, i) => byte !== footer[i])
+  if (differs !== -1) {
+    issues.push(issue('VHD_INVALID', name, differs, 'footer copy', 'identical to the footer at EOF', `differs at byte ${differs}`))
+  }
+}
+
+async function inspectDynamic(
+  file: RandomAccessFile,
+  fileSize: number,
+  footer: VhdFooter,
+  issues: VhdIssue[],
+): Promise<VhdStructure | undefined> {
+  const name = file.name
+  const headerOffset = footer.dataOffset
+  if (headerOffset < FOOTER_SIZE || headerOffset + HEADER_SIZE > fileSize - FOOTER_SIZE) {
+    issues.push(issue('VHD_INVALID', name, 16, 'footer.dataOffset', `in [512, ${fileSize - FOOTER_SIZE - HEADER_SIZE}]`, headerOffset))
+    return undefined
+  }
+  const headerBytes = await file.read(headerOffset, HEADER_SIZE)
+  const headerIssues = validateHeader(headerBytes, name, headerOffset, footer.currentSize)
+  issues.push(...headerIssues)
+  if (headerIssues.length > 0) return undefined
+  const header = decodeHeader(headerBytes)
+  const batBytes = batSizeBytes(header.maxTableEntries)
+  // Bound the BAT by the file before allocating anything for it.
+  if (header.tableOffset + batBytes > fileSize - FOOTER_SIZE) {
+    const field = header.tableOffset >= fileSize ? 'header.tableOffset' : 'header.maxTableEntries'
+    const at = header.tableOffset >= fileSize ? headerOffset + 16 : headerOffset + 28
+    issues.push(issue('VHD_TRUNCATED', name, at, field, `BAT within the file (${fileSize} bytes)`, `BAT ends at ${header.tableOffset + batBytes}`))
+    return undefined
+  }
+  const bat = decodeBat(await file.read(header.tableOffset, batBytes), header.maxTableEntries)
+  const metadata: Region[] = [
+    { start: 0, end: FOOTER_SIZE, what: 'footer copy' },
+    { start: headerOffset, end: headerOffset + HEADER_SIZE, what: 'header' },
+    { start: header.tableOffset, end: header.tableOffset + batBytes, what: 'BAT' },
+  ]
+  header.parentLocators.forEach((locator, i) => {
+    if (locator.platformCode === 0) return
+    const end = locator.dataOffset + locatorSpaceBytes(locator)
+    if (!(end <= fileSize - FOOTER_SIZE)) {
+      issues.push(issue('VHD_TRUNCATED', name, headerOffset + 576 + i * 24 + 16, `header.parentLocators[${i}].dataOffset`, `data within the file (${fileSize} bytes)`, `ends at ${end}`))
+    } else metadata.push({ start: locator.dataOffset, end, what: `parent locator ${i}` })
+  })
+  checkMetadataOverlaps(metadata, name, issues)
+  checkBlocks(bat, header, metadata, fileSize, name, issues)
+  return { fileSize, footer, header, bat }
+}
+
+function checkMetadataOverlaps(regions: Region[], name: string, issues: VhdIssue[]): void {
+  for (let i = 0; i < regions.length; i++) {
+    for (let j = i + 1; j < regions.length; j++) {
+      const a = regions[i] as Region
+      const b = regions[j] as Region
+      if (a.start < b.end && b.start < a.end) {
+        issues.push(issue('VHD_INVALID', name, b.start, b.what, `no overlap with the ${a.what} [${a.start}, ${a.end})`, `[${b.start}, ${b.end})`))
+      }
+    }
+  }
+}
+
+function checkBlocks(bat: Uint32Array, header: VhdHeader, metadata: Region[], fileSize: number, name: string, issues: VhdIssue[]): void {
+  const blockBytes = bitmapSizeBytes(header.blockSize) + header.blockSize
+  const dataEnd = fileSize - FOOTER_SIZE
+  const entryOffset = (i: number): number => header.tableOffset + i * 4
+  const starts: number[] = []
+  for (let i = 0; i < bat.length && issues.length < 50; i++) {
+    const entry = bat[i]
+    if (!isAllocated(entry)) continue
+    const start = entry * SECTOR_SIZE
+    if (start + blockBytes > dataEnd) {
+      issues.push(issue('VHD_TRUNCATED', name, entryOffset(i), `bat[${i}]`, `block within the data area (ends <= ${dataEnd})`, `block [${start}, ${start + blockBytes})`))
+      continue
+    }
+    const hit = metadata.find((r) => start < r.end && r.start < start + blockBytes)
+    if (hit !== undefined) {
+      issues.push(issue('VHD_INVALID', name, entryOffset(i), `bat[${i}]`, `no overlap with the ${hit.what} [${hit.start}, ${hit.end})`, `block [${start}, ${start + blockBytes})`))
+      continue
+    }
+    starts.push(i)
+  }
+  starts.sort((a, b) => (bat[a] ?? 0) - (bat[b] ?? 0))
+  for (let k = 1; k < starts.length && issues.length < 50; k++) {
+    const prev = starts[k - 1] as number
+    const next = starts[k] as number
+    const prevStart = (bat[prev] ?? 0) * SECTOR_SIZE
+    const nextStart = (bat[next] ?? 0) * SECTOR_SIZE
+    if (nextStart < prevStart + blockBytes) {
+      issues.push(issue('VHD_INVALID', name, entryOffset(next), `bat[${next}]`, `no overlap with block ${prev} [${prevStart}, ${prevStart + blockBytes})`, `block at ${nextStart}`))
+    }
+  }
+}
