@@ -1,0 +1,302 @@
+import http from 'node:http'
+import https from 'node:https'
+import type { Readable } from 'node:stream'
+import type { Clock } from '../shared/clock.ts'
+import { systemClock } from '../shared/clock.ts'
+import { BackupError } from '../shared/errors.ts'
+import { retry } from '../shared/async.ts'
+import type { XapiClass, XapiRecords, XapiRef } from './record-types.ts'
+import type {
+  CallOptions,
+  PutResourceOptions,
+  ResourceOptions,
+  ResourceQuery,
+  XapiClient,
+  XapiDownload,
+  XapiEventBatch,
+  XapiMethod,
+  XapiMethods,
+  XapiTransportKind,
+  XapiValue,
+} from './types.ts'
+import type { RpcTransport } from './rpc-transports.ts'
+import { JsonRpcUnsupportedError, createJsonRpcTransport, createXmlRpcTransport } from './rpc-transports.ts'
+import { expectString, normalizeEventBatch, normalizeRecord, normalizeRecordMap } from './records.ts'
+import { waitForTask } from './task-waiter.ts'
+import { getResource, putResource } from './resources.ts'
+import { XapiTransportError, isXapiErrorCode } from './xapi-error.ts'
+import { parseXapiUrl, urlOfMaster } from './xapi-url.ts'
+
+/** How to reach and log in to a pool. */
+export type HttpXapiClientOptions = {
+  /** `https://host[:port]` (or `http://`); user info in the URL is used as credentials and removed. */
+  readonly url: string
+  readonly user?: string
+  readonly password?: string
+  /** `auto` (default) probes JSON-RPC and falls back to XML-RPC (xapi.md §1.1). */
+  readonly transport?: XapiTransportKind | 'auto'
+  /** PEM CA certificate(s) trusted for HTTPS, in addition to nothing else when given. */
+  readonly ca?: string | Buffer
+  /** Explicit opt-in to accept any certificate (XAPI's default self-signed one); default false. */
+  readonly allowUnauthorized?: boolean
+  /** Default time for one RPC round trip (default 10 minutes). */
+  readonly callTimeoutMs?: number
+  /** Attempts for calls safe to resend after a transport error (default 3). */
+  readonly safeCallTries?: number
+  readonly retryDelayMs?: number
+  /** Server-side timeout of each `event.from` while waiting for a task (default 30 s). */
+  readonly eventTimeoutSeconds?: number
+  readonly taskPollIntervalMs?: number
+  /** `session.login_with_password` version and originator (xapi.md §1.4). */
+  readonly apiVersion?: string
+  readonly originator?: string
+  readonly clock?: Clock
+}
+
+/** The XAPI client over node:http(s): JSON-RPC or XML-RPC, one session, typed calls, tasks, HTTP handlers. */
+export class HttpXapiClient implements XapiClient {
+  readonly #user: string
+  readonly #password: string
+  readonly #options: HttpXapiClientOptions
+  readonly #clock: Clock
+  #baseUrl: URL
+  #agent: http.Agent | undefined
+  #transport: RpcTransport | undefined
+  #session: string | undefined
+  #login: Promise<string> | undefined
+
+  constructor(options: HttpXapiClientOptions) {
+    const parsed = parseXapiUrl(options.url)
+    this.#baseUrl = parsed.url
+    this.#user = options.user ?? parsed.user ?? ''
+    this.#password = options.password ?? parsed.password ?? ''
+    this.#options = options
+    this.#clock = options.clock ?? systemClock
+  }
+
+  get transportKind(): XapiTransportKind | undefined {
+    return this.#transport?.kind ?? (this.#options.transport === 'auto' ? undefined : this.#options.transport)
+  }
+
+  /** The host currently talked to (changes after a HOST_IS_SLAVE redirect), without credentials. */
+  get url(): string {
+    return this.#baseUrl.href
+  }
+
+  #getAgent(): http.Agent {
+    const tls = {
+      rejectUnauthorized: this.#options.allowUnauthorized !== true,
+      ...(this.#options.ca === undefined ? {} : { ca: this.#options.ca }),
+    }
+    this.#agent ??=
+      this.#baseUrl.protocol === 'https:'
+        ? new https.Agent({ keepAlive: true, ...tls })
+        : new http.Agent({ keepAlive: true })
+    return this.#agent
+  }
+
+  #createTransport(kind: XapiTransportKind): RpcTransport {
+    const endpoint = { baseUrl: this.#baseUrl, agent: this.#getAgent() }
+    return kind === 'json-rpc' ? createJsonRpcTransport(endpoint) : createXmlRpcTransport(endpoint)
+  }
+
+  async #send(method: string, params: readonly XapiValue[], options: CallOptions): Promise<XapiValue> {
+    const callOptions = {
+      signal: options.signal,
+      timeoutMs: options.timeoutMs ?? this.#options.callTimeoutMs ?? 600_000,
+    }
+    const mode = this.#options.transport ?? 'auto'
+    if (this.#transport === undefined && mode !== 'auto') this.#transport = this.#createTransport(mode)
+    if (this.#transport !== undefined) return this.#transport.call(method, params, callOptions)
+    const json = this.#createTransport('json-rpc')
+    try {
+      const value = await json.call(method, params, callOptions)
+      this.#transport = json
+      return value
+    } catch (error) {
+      if (!(error instanceof JsonRpcUnsupportedError)) throw error
+      // /jsonrpc did not handle the call, so replaying it over XML-RPC cannot run it twice.
+      this.#transport = this.#createTransport('xml-rpc')
+      return this.#transport.call(method, params, callOptions)
+    }
+  }
+
+  /** One RPC, resent only when XapiTransportError says it is safe (read-only, or never delivered). */
+  async #rpc(method: string, params: readonly XapiValue[], options: CallOptions): Promise<XapiValue> {
+    return retry(() => this.#send(method, params, options), {
+      tries: this.#options.safeCallTries ?? 3,
+      delayMs: this.#options.retryDelayMs ?? 500,
+      isRetryable: (error) => error instanceof XapiTransportError && error.retryable,
+      clock: this.#clock,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    })
+  }
+
+  async #loginOnce(options: CallOptions): Promise<string> {
+    const args = [
+      this.#user,
+      this.#password,
+      this.#options.apiVersion ?? '1.1',
+      this.#options.originator ?? 'xapi-backup',
+    ]
+    try {
+      return expectString(
+        await this.#rpc('session.login_with_password', args, options),
+        'session.login_with_password',
+      )
+    } catch (error) {
+      const master = isXapiErrorCode(error, 'HOST_IS_SLAVE') ? error.params[0] : undefined
+      if (master === undefined || master === '') throw error
+      // A pool member refuses logins and names its master (xapi.md §1.4): go there, once.
+      this.#baseUrl = urlOfMaster(this.#baseUrl, master)
+      const kind = this.#transport?.kind
+      this.#transport = kind === undefined ? undefined : this.#createTransport(kind)
+      return expectString(
+        await this.#rpc('session.login_with_password', args, options),
+        'session.login_with_password',
+      )
+    }
+  }
+
+  async #sessionRef(options: CallOptions = {}): Promise<string> {
+    if (this.#session !== undefined) return this.#session
+    // Concurrent callers share one login; only the timeout applies, not one caller's signal.
+    this.#login ??= this.#loginOnce(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs })
+      .then((ref) => (this.#session = ref))
+      .finally(() => (this.#login = undefined))
+    return this.#login
+  }
+
+  async connect(options: CallOptions = {}): Promise<void> {
+    await this.#sessionRef(options)
+  }
+
+  async disconnect(): Promise<void> {
+    const session = this.#session
+    this.#session = undefined
+    try {
+      if (session !== undefined)
+        await this.#send('session.logout', [session], { timeoutMs: 10_000 }).catch(() => undefined)
+    } finally {
+      this.#agent?.destroy()
+      this.#agent = undefined
+      this.#transport = undefined
+    }
+  }
+
+  /** Runs `fn` with the session ref; on SESSION_INVALID logs in again and runs it once more (xapi.md §1.4). */
+  async withSession<T>(fn: (session: string) => Promise<T>, options: CallOptions = {}): Promise<T> {
+    const session = await this.#sessionRef(options)
+    try {
+      return await fn(session)
+    } catch (error) {
+      if (!isXapiErrorCode(error, 'SESSION_INVALID') || this.#password === '') throw error
+      if (this.#session === session) this.#session = undefined
+      return await fn(await this.#sessionRef(options))
+    }
+  }
+
+  call<M extends XapiMethod>(
+    method: M,
+    args: XapiMethods[M]['args'],
+    options?: CallOptions,
+  ): Promise<XapiMethods[M]['result']>
+  call(method: string, args?: readonly XapiValue[], options?: CallOptions): Promise<XapiValue>
+  call(method: string, args: readonly XapiValue[] = [], options: CallOptions = {}): Promise<XapiValue> {
+    if (method === 'session.login_with_password' || method === 'session.logout') {
+      throw new BackupError('XAPI_BAD_CALL', `${method} is managed by connect()/disconnect(), not call()`)
+    }
+    return this.withSession((session) => this.#rpc(method, [session, ...args], options), options)
+  }
+
+  callAsync<M extends XapiMethod>(
+    method: M,
+    args: XapiMethods[M]['args'],
+    options?: CallOptions,
+  ): Promise<XapiMethods[M]['result']>
+  callAsync(method: string, args?: readonly XapiValue[], options?: CallOptions): Promise<XapiValue>
+  async callAsync(
+    method: string,
+    args: readonly XapiValue[] = [],
+    options: CallOptions = {},
+  ): Promise<XapiValue> {
+    const taskRef = expectString(await this.call(`Async.${method}`, args, options), `Async.${method}`)
+    try {
+      return await this.#waitTask(taskRef, method, options)
+    } finally {
+      if (options.signal?.aborted !== true) await this.call('task.destroy', [taskRef]).catch(() => undefined)
+    }
+  }
+
+  #waitTask(taskRef: XapiRef, method: string, options: CallOptions): Promise<XapiValue> {
+    const deps = {
+      call: (m: string, a: readonly XapiValue[], o?: CallOptions) => this.call(m, a, o),
+      eventFrom: (c: readonly string[], t: string, s: number, o?: CallOptions) => this.eventFrom(c, t, s, o),
+      clock: this.#clock,
+      pollIntervalMs: this.#options.taskPollIntervalMs ?? 1000,
+      eventTimeoutSeconds: this.#options.eventTimeoutSeconds ?? 30,
+    }
+    return waitForTask(deps, taskRef, method, options)
+  }
+
+  waitTask(taskRef: XapiRef, options: CallOptions = {}): Promise<XapiValue> {
+    return this.#waitTask(taskRef, 'task', options)
+  }
+
+  async getRecord<C extends XapiClass>(cls: C, ref: XapiRef, options?: CallOptions): Promise<XapiRecords[C]> {
+    return normalizeRecord(cls, await this.call(`${cls}.get_record`, [ref], options), `${cls}.get_record`)
+  }
+
+  async getAllRecords<C extends XapiClass>(
+    cls: C,
+    options?: CallOptions,
+  ): Promise<ReadonlyMap<XapiRef, XapiRecords[C]>> {
+    return normalizeRecordMap(
+      cls,
+      await this.call(`${cls}.get_all_records`, [], options),
+      `${cls}.get_all_records`,
+    )
+  }
+
+  async getByUuid(cls: XapiClass, uuid: string, options?: CallOptions): Promise<XapiRef> {
+    return expectString(await this.call(`${cls}.get_by_uuid`, [uuid], options), `${cls}.get_by_uuid`)
+  }
+
+  async eventFrom(
+    classes: readonly string[],
+    token: string,
+    timeoutSeconds: number,
+    options: CallOptions = {},
+  ): Promise<XapiEventBatch> {
+    // The HTTP round trip must outlive the server-side wait (XO: 60.1 s server, 66 s client, xapi.md §1.8).
+    const timeoutMs = options.timeoutMs ?? timeoutSeconds * 1000 + 10_000
+    // A fractional timeout is encoded as an XML-RPC <double>, the parameter's type (xapi.md §1.2).
+    const seconds = Number.isInteger(timeoutSeconds) ? timeoutSeconds + 0.001 : timeoutSeconds
+    const value = await this.call('event.from', [classes, token, seconds], { ...options, timeoutMs })
+    return normalizeEventBatch(value, 'event.from')
+  }
+
+  #resourceDeps(): Parameters<typeof getResource>[0] {
+    return {
+      baseUrl: () => this.#baseUrl,
+      agent: () => this.#getAgent(),
+      withSession: (fn, options) => this.withSession(fn, options),
+      call: (method, args, options) => this.call(method, args, options),
+      waitTask: (taskRef, what, options) => this.#waitTask(taskRef, what, options),
+      headersTimeoutMs: this.#options.callTimeoutMs ?? 600_000,
+    }
+  }
+
+  getResource(path: string, query: ResourceQuery, options: ResourceOptions = {}): Promise<XapiDownload> {
+    return getResource(this.#resourceDeps(), path, query, options)
+  }
+
+  putResource(
+    path: string,
+    query: ResourceQuery,
+    body: Readable | AsyncIterable<Uint8Array>,
+    options: PutResourceOptions,
+  ): Promise<XapiValue> {
+    return putResource(this.#resourceDeps(), path, query, body, options)
+  }
+}

@@ -1,0 +1,108 @@
+import type { Agent } from 'node:http'
+import type { XapiTransportKind, XapiValue } from './types.ts'
+import { sendBuffered } from './http-request.ts'
+import { XapiError, XapiProtocolError } from './xapi-error.ts'
+import { decodeXmlRpcResponse, encodeXmlRpcCall } from './xml-rpc.ts'
+
+/** Per-request options a transport honours. */
+export type TransportCallOptions = { readonly signal?: AbortSignal | undefined; readonly timeoutMs: number }
+
+/** Sends one RPC and returns its value or throws XapiError / XapiTransportError / XapiProtocolError. */
+export type RpcTransport = {
+  readonly kind: XapiTransportKind
+  call(method: string, params: readonly XapiValue[], options: TransportCallOptions): Promise<XapiValue>
+}
+
+/** Where RPCs go: the host's base URL and the agent carrying keep-alive and TLS settings. */
+export type RpcEndpoint = { readonly baseUrl: URL; readonly agent: Agent }
+
+/** The server did not answer `/jsonrpc` with JSON: auto-detection falls back to XML-RPC (xapi.md §1.1). */
+export class JsonRpcUnsupportedError extends XapiProtocolError {}
+
+function excerpt(text: string): string {
+  return text.replace(/\s+/g, ' ').slice(0, 120)
+}
+
+function jsonRpcError(error: unknown, method: string): XapiError {
+  // v1 puts [CODE, params…] in `error`; v2 an object {code: 1, message: CODE, data: params} (xapi.md §1.3).
+  if (Array.isArray(error)) {
+    const [code, ...params] = (error as unknown[]).map(String)
+    return new XapiError(code ?? 'UNKNOWN', params, method)
+  }
+  const { message, data } = error as { message?: unknown; data?: unknown }
+  const params = Array.isArray(data) ? (data as unknown[]).map(String) : []
+  return new XapiError(typeof message === 'string' ? message : 'UNKNOWN', params, method)
+}
+
+/** The JSON-RPC 2.0 transport: `POST /jsonrpc` with `Content-Type: application/json` (xapi.md §1.3). */
+export function createJsonRpcTransport(endpoint: RpcEndpoint): RpcTransport {
+  const url = new URL('/jsonrpc', endpoint.baseUrl)
+  let nextId = 0
+  return {
+    kind: 'json-rpc',
+    async call(method, params, options) {
+      const id = nextId++
+      const body = JSON.stringify({ jsonrpc: '2.0', method, params, id })
+      const answer = await sendBuffered(
+        {
+          url,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+          agent: endpoint.agent,
+          what: method,
+          signal: options.signal,
+          timeoutMs: options.timeoutMs,
+        },
+        body,
+      )
+      const mediaType = answer.contentType.split(';')[0]?.trim().toLowerCase()
+      if (answer.status !== 200 || mediaType !== 'application/json') {
+        const got = `HTTP ${answer.status} ${answer.contentType} ${excerpt(answer.body)}`
+        throw new JsonRpcUnsupportedError(`${method} over JSON-RPC`, 'HTTP 200 application/json', got)
+      }
+      let parsed: { result?: XapiValue; error?: unknown; id?: unknown }
+      try {
+        parsed = JSON.parse(answer.body) as typeof parsed
+      } catch {
+        throw new XapiProtocolError(`${method} JSON-RPC answer`, 'JSON', excerpt(answer.body))
+      }
+      if (parsed.id !== id)
+        throw new XapiProtocolError(`${method} JSON-RPC answer`, `id ${id}`, String(parsed.id))
+      if (parsed.error !== undefined && parsed.error !== null) throw jsonRpcError(parsed.error, method)
+      if (parsed.result === undefined)
+        throw new XapiProtocolError(`${method} JSON-RPC answer`, 'result', excerpt(answer.body))
+      return parsed.result
+    },
+  }
+}
+
+/** The XML-RPC transport: `POST /` with `Content-Type: text/xml` and the Status/Value envelope (xapi.md §1.2). */
+export function createXmlRpcTransport(endpoint: RpcEndpoint): RpcTransport {
+  const url = new URL('/', endpoint.baseUrl)
+  return {
+    kind: 'xml-rpc',
+    async call(method, params, options) {
+      const body = encodeXmlRpcCall(method, params)
+      const answer = await sendBuffered(
+        {
+          url,
+          method: 'POST',
+          headers: { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(body) },
+          agent: endpoint.agent,
+          what: method,
+          signal: options.signal,
+          timeoutMs: options.timeoutMs,
+        },
+        body,
+      )
+      if (answer.status !== 200) {
+        throw new XapiProtocolError(
+          `${method} XML-RPC answer`,
+          'HTTP 200',
+          `HTTP ${answer.status} ${excerpt(answer.body)}`,
+        )
+      }
+      return decodeXmlRpcResponse(answer.body, method)
+    },
+  }
+}
