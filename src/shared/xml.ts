@@ -1,0 +1,161 @@
+import { BackupError } from './errors.ts'
+
+/** An XML element: its name, attributes and children (elements and text, in document order). */
+export interface XmlElement {
+  readonly name: string
+  readonly attributes: Readonly<Record<string, string>>
+  readonly children: readonly XmlNode[]
+}
+
+/** A node of a parsed document: an element or a run of entity-decoded text. */
+export type XmlNode = XmlElement | string
+
+/** Error for malformed XML: names the document, the offset, what was expected and what was found. */
+export class XmlError extends BackupError<'XML_INVALID'> {
+  constructor(what: string, offset: number, expected: string, got: string) {
+    super('XML_INVALID', `${what}: at offset ${offset}: expected ${expected}, got ${got}`, {
+      details: { offset, expected, got },
+    })
+  }
+}
+
+const ENTITIES: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }
+// Hostile documents must not exhaust the stack of the code that walks the tree.
+const MAX_DEPTH = 256
+
+/** Escapes text for an XML text node or attribute value. */
+export function escapeXml(text: string): string {
+  return text.replace(
+    /[&<>"]/g,
+    (c) => `&${c === '&' ? 'amp' : c === '<' ? 'lt' : c === '>' ? 'gt' : 'quot'};`,
+  )
+}
+
+function decodeEntities(text: string, what: string, offset: number): string {
+  if (!text.includes('&')) return text
+  return text.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);|&/gi, (match, entity: string | undefined) => {
+    const code =
+      entity === undefined
+        ? undefined
+        : entity.startsWith('#x') || entity.startsWith('#X')
+          ? parseInt(entity.slice(2), 16)
+          : entity.startsWith('#')
+            ? parseInt(entity.slice(1), 10)
+            : undefined
+    if (code !== undefined && code <= 0x10ffff) return String.fromCodePoint(code)
+    const known = entity === undefined ? undefined : ENTITIES[entity]
+    if (known === undefined) throw new XmlError(what, offset, 'a known entity', JSON.stringify(match))
+    return known
+  })
+}
+
+const NAME = /[A-Za-z_:][-\w.:]*/y
+const ATTRIBUTE = /\s+([A-Za-z_:][-\w.:]*)\s*=\s*(?:"([^"<]*)"|'([^'<]*)')/y
+
+interface Open {
+  readonly name: string
+  readonly attributes: Record<string, string>
+  readonly children: XmlNode[]
+}
+
+/**
+ * Parses a small XML document (XML-RPC bodies, ova.xml) into a tree. Supports the prolog,
+ * comments, CDATA, attributes, self-closing tags and the predefined and numeric entities; rejects
+ * anything malformed with an XmlError naming `what` and the offset. Text is kept as is
+ * (whitespace between elements included; `childElements` skips it).
+ */
+export function parseXml(text: string, what = 'XML document'): XmlElement {
+  const stack: Open[] = []
+  let root: XmlElement | undefined
+  let i = 0
+  const fail = (expected: string): never => {
+    throw new XmlError(
+      what,
+      i,
+      expected,
+      i >= text.length ? 'the end of the document' : JSON.stringify(text.slice(i, i + 20)),
+    )
+  }
+  const skipPast = (end: string): void => {
+    const at = text.indexOf(end, i)
+    if (at < 0) fail(end)
+    i = at + end.length
+  }
+  while (i < text.length) {
+    const lt = text.indexOf('<', i)
+    const chunk = text.slice(i, lt < 0 ? text.length : lt)
+    if (chunk !== '') {
+      const top = stack.at(-1)
+      if (top !== undefined) top.children.push(decodeEntities(chunk, what, i))
+      else if (chunk.trim() !== '') fail('an element')
+    }
+    if (lt < 0) break
+    i = lt
+    if (text.startsWith('<?', i)) skipPast('?>')
+    else if (text.startsWith('<!--', i)) skipPast('-->')
+    else if (text.startsWith('<![CDATA[', i)) {
+      const end = text.indexOf(']]>', i)
+      const top = stack.at(-1)
+      if (end < 0 || top === undefined) fail('a CDATA section inside an element')
+      else top.children.push(text.slice(i + 9, end))
+      i = end + 3
+    } else if (text.startsWith('<!', i)) skipPast('>')
+    else if (text.startsWith('</', i)) {
+      i += 2
+      NAME.lastIndex = i
+      const name = NAME.exec(text)?.[0]
+      const top = stack.pop()
+      if (name === undefined || top === undefined || top.name !== name)
+        fail(top === undefined ? 'no closing tag' : `</${top.name}>`)
+      i = NAME.lastIndex
+      while (text[i] === ' ' || text[i] === '\n' || text[i] === '\t' || text[i] === '\r') i++
+      if (text[i] !== '>') fail('>')
+      i++
+      const element: XmlElement = top as Open
+      const parent = stack.at(-1)
+      if (parent === undefined) root = element
+      else parent.children.push(element)
+    } else {
+      i += 1
+      NAME.lastIndex = i
+      const name = NAME.exec(text)?.[0]
+      if (name === undefined) fail('an element name')
+      i = NAME.lastIndex
+      const attributes: Record<string, string> = {}
+      for (;;) {
+        ATTRIBUTE.lastIndex = i
+        const m = ATTRIBUTE.exec(text)
+        if (m === null) break
+        attributes[m[1] as string] = decodeEntities(m[2] ?? m[3] ?? '', what, i)
+        i = ATTRIBUTE.lastIndex
+      }
+      while (/\s/.test(text[i] ?? '')) i++
+      const selfClosing = text.startsWith('/>', i)
+      if (!selfClosing && text[i] !== '>') fail('> or />')
+      i += selfClosing ? 2 : 1
+      if (root !== undefined) fail('the end of the document (one root element)')
+      const element: Open = { name: name as string, attributes, children: [] }
+      if (selfClosing) {
+        const parent = stack.at(-1)
+        if (parent === undefined) root = element
+        else parent.children.push(element)
+      } else {
+        if (stack.length >= MAX_DEPTH) fail(`at most ${MAX_DEPTH} nested elements`)
+        stack.push(element)
+      }
+    }
+  }
+  if (stack.length > 0) fail(`</${stack.at(-1)?.name ?? ''}>`)
+  if (root === undefined) fail('a root element')
+  return root as XmlElement
+}
+
+/** The child elements of `element` (text nodes left out). */
+export function childElements(element: XmlElement): XmlElement[] {
+  return element.children.filter((c): c is XmlElement => typeof c !== 'string')
+}
+
+/** The concatenated text directly inside `element`. */
+export function textOf(element: XmlElement): string {
+  return element.children.filter((c): c is string => typeof c === 'string').join('')
+}
