@@ -37,7 +37,7 @@ export class SimulatorDb {
   private readonly generations = new Map<string, { cls: string; created: number; modified: number }>()
   private readonly tombstones: Tombstone[] = []
   private readonly waiters = new Set<() => void>()
-  private readonly contentHandles = new Map<string, string>()
+  private readonly contentHandles = new Map<string, { handle: string; origin: string | undefined }>()
   private generation = 0
 
   /** The generation of the last write (0 before any). */
@@ -126,12 +126,17 @@ export class SimulatorDb {
 
   /** The opaque handle of a VDI's contents (the data-plane issue gives it meaning), or undefined. */
   contentHandle(vdi: string): string | undefined {
-    return this.contentHandles.get(vdi)
+    return this.contentHandles.get(vdi)?.handle
   }
 
-  /** Points a VDI at a content handle (not a XAPI field, so no event). */
-  setContentHandle(vdi: string, handle: string): void {
-    this.contentHandles.set(vdi, handle)
+  /** The content handle a snapshot, clone or copy was made from (for copy-on-write), or undefined. */
+  contentOrigin(vdi: string): string | undefined {
+    return this.contentHandles.get(vdi)?.origin
+  }
+
+  /** Points a VDI at a content handle, made from `origin` if given (not a XAPI field, so no event). */
+  setContentHandle(vdi: string, handle: string, origin?: string): void {
+    this.contentHandles.set(vdi, { handle, origin })
   }
 
   /** Marks an object modified without changing it (event.inject, xapi.md §1.7); returns the new generation. */

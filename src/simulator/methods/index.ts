@@ -1,7 +1,13 @@
 import type { MethodDef } from '../context.ts'
 import { CLASSES } from '../schema/index.ts'
 import { accessorMethods } from './accessors.ts'
+import { deviceMethods } from './devices.ts'
+import { eventMethods } from './event.ts'
 import { sessionMethods } from './session.ts'
+import { taskMethods } from './task.ts'
+import { vdiMethods } from './vdi.ts'
+import { vmMethods } from './vm.ts'
+import { vmCopyMethods } from './vm-copy.ts'
 
 /**
  * Every wire method of the simulator, by name: the generated accessors first, then the
@@ -10,6 +16,15 @@ import { sessionMethods } from './session.ts'
 export function buildMethodTable(): Map<string, MethodDef> {
   const table = new Map<string, MethodDef>()
   for (const schema of CLASSES) for (const def of accessorMethods(schema)) table.set(def.name, def)
-  for (const def of [...sessionMethods()]) table.set(def.name, def)
+  for (const def of [
+    ...sessionMethods(),
+    ...taskMethods(),
+    ...eventMethods(),
+    ...vmMethods(),
+    ...vmCopyMethods(),
+    ...vdiMethods(),
+    ...deviceMethods(),
+  ])
+    table.set(def.name, def)
   return table
 }
