@@ -10,8 +10,8 @@ import type { VhdFile } from './vhd-file.ts'
 
 /**
  * Writes blocks into an open dynamic/differencing VHD in place. Every step leaves a valid file:
- * a new block is appended where the EOF footer was, together with a footer after it, and only
- * then does its BAT entry point at it; an existing block is rewritten data first, bitmap last.
+ * a new block is appended where the EOF footer was, after a new footer has been written past it,
+ * and only then does its BAT entry point at it; an existing block is rewritten data first, bitmap last.
  */
 export class VhdInPlaceWriter {
   readonly disk: VhdFile
@@ -54,14 +54,15 @@ export class VhdInPlaceWriter {
 
   async #append(index: number, bitmap: Uint8Array, data: Uint8Array): Promise<void> {
     const offset = this.#footerOffset
-    const footer = encodeFooter(this.disk.footer)
-    const bytes = new Uint8Array(bitmap.length + data.length + FOOTER_SIZE)
+    const end = offset + bitmap.length + data.length
+    // The new EOF footer lands first, then the block over the old one: if the block write is torn
+    // the file still ends with a valid footer, and the BAT does not point at the block yet.
+    await this.#file.write(end, encodeFooter(this.disk.footer))
+    const bytes = new Uint8Array(bitmap.length + data.length)
     bytes.set(bitmap)
     bytes.set(data, bitmap.length)
-    bytes.set(footer, bitmap.length + data.length)
-    // One write: block and a fresh EOF footer, so the file stays valid before the BAT points here.
     await this.#file.write(offset, bytes)
-    this.#footerOffset = offset + bitmap.length + data.length
+    this.#footerOffset = end
     await this.#setBatEntry(index, offset / SECTOR_SIZE)
   }
 
@@ -99,7 +100,9 @@ export class VhdInPlaceWriter {
     const bat = new Uint32Array(entries).fill(UNUSED_BAT_ENTRY)
     bat.set(this.disk.bat)
     this.#header = { ...header, maxTableEntries: entries }
-    await this.#file.write(this.disk.footer.dataOffset, encodeHeader(this.#header))
+    // maxTableEntries (28) and the checksum (36) sit in the header's first sector: writing only that
+    // sector keeps the update atomic on a disk with 512-byte sector writes.
+    await this.#file.write(this.disk.footer.dataOffset, encodeHeader(this.#header).subarray(0, SECTOR_SIZE))
     this.disk.bat = bat
     this.disk.header = this.#header
   }

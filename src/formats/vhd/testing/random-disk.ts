@@ -38,17 +38,18 @@ export interface Extent {
 
 /**
  * Random extents over a disk of `virtualSize` bytes: about `count` runs of sectors, some whole
- * blocks, some a few sectors, some crossing block boundaries.
+ * blocks, some a few sectors, some crossing block boundaries; starts and lengths are multiples of `alignSectors`.
  */
-export function randomExtents(random: () => number, virtualSize: number, count: number, blockSize = DEFAULT_BLOCK_SIZE): Extent[] {
-  const sectors = virtualSize / SECTOR_SIZE
+export function randomExtents(random: () => number, virtualSize: number, count: number, blockSize = DEFAULT_BLOCK_SIZE, alignSectors = 1): Extent[] {
+  const units = Math.floor(virtualSize / SECTOR_SIZE / alignSectors)
+  const unitBytes = alignSectors * SECTOR_SIZE
   const out: Extent[] = []
-  for (let k = 0; k < count && sectors > 0; k++) {
+  for (let k = 0; k < count && units > 0; k++) {
     const kind = random()
     const maxSectors = kind < 0.3 ? blockSize / SECTOR_SIZE : kind < 0.7 ? 16 : (2 * blockSize) / SECTOR_SIZE
-    const start = randomInt(random, 0, sectors - 1)
-    const length = Math.min(randomInt(random, 1, maxSectors), sectors - start)
-    out.push({ offset: start * SECTOR_SIZE, length: length * SECTOR_SIZE })
+    const start = randomInt(random, 0, units - 1)
+    const length = Math.min(randomInt(random, 1, Math.max(1, Math.floor(maxSectors / alignSectors))), units - start)
+    out.push({ offset: start * unitBytes, length: length * unitBytes })
   }
   return out
 }
@@ -90,4 +91,12 @@ export async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8A
     offset += part.length
   }
   return out
+}
+
+/** Asserts two byte arrays are equal, naming the first differing offset (fast on MiBs, unlike deepEqual). */
+export function assertSameBytes(actual: Uint8Array, expected: Uint8Array, what = 'bytes'): void {
+  if (actual.length !== expected.length) throw new Error(`${what}: length ${actual.length}, expected ${expected.length}`)
+  if (Buffer.from(actual.buffer, actual.byteOffset, actual.length).equals(Buffer.from(expected.buffer, expected.byteOffset, expected.length))) return
+  const at = actual.findIndex((byte, i) => byte !== expected[i])
+  throw new Error(`${what}: first difference at byte ${at} (sector ${Math.floor(at / 512)}): got ${actual[at]}, expected ${expected[at]}`)
 }
