@@ -18,6 +18,12 @@ export type FakeCall = {
   readonly contentType: string
 }
 
+/** Parameter `index` of `call` as text (strings as is, other values as JSON). */
+export function param(call: FakeCall, index: number): string {
+  const value = call.params[index]
+  return typeof value === 'string' ? value : JSON.stringify(value)
+}
+
 /** Thrown by a handler to answer with a XAPI error `[code, ...params]`. */
 export class FakeXapiFailure extends Error {
   readonly description: readonly string[]
@@ -170,7 +176,11 @@ export async function startFakeXapi(options: FakeXapiOptions): Promise<FakeXapi>
     calls,
     close: async () => {
       server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve()
+        }),
+      )
     },
   }
 }
@@ -185,17 +195,16 @@ export function withSessions(
   const handler = (call: FakeCall): ReturnType<FakeHandler> => {
     if (call.method === 'session.login_with_password') {
       if (call.params[1] !== (options.password ?? 'secret'))
-        throw new FakeXapiFailure('SESSION_AUTHENTICATION_FAILED', String(call.params[0]), 'bad password')
+        throw new FakeXapiFailure('SESSION_AUTHENTICATION_FAILED', param(call, 0), 'bad password')
       const ref = `OpaqueRef:session-${++next}`
       sessions.add(ref)
       return ref
     }
     if (call.method === 'session.logout') {
-      sessions.delete(String(call.params[0]))
+      sessions.delete(param(call, 0))
       return ''
     }
-    if (!sessions.has(String(call.params[0])))
-      throw new FakeXapiFailure('SESSION_INVALID', String(call.params[0]))
+    if (!sessions.has(param(call, 0))) throw new FakeXapiFailure('SESSION_INVALID', param(call, 0))
     return rest(call)
   }
   return Object.assign(handler, { sessions })
