@@ -5,6 +5,7 @@ import { jsonText } from '../tasks/format.ts'
 import type { CliIo } from './io.ts'
 import { CliExit, processIo } from './io.ts'
 import { registerLogCommands } from './log.ts'
+import { registerVhdCommands } from './vhd.ts'
 
 /** The package's version, read from package.json two levels up in src/ and three in dist/src/. */
 function readVersion(): string {
@@ -31,6 +32,7 @@ export function createProgram(io: CliIo): Command {
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride()
   registerLogCommands(program, io)
+  registerVhdCommands(program, io)
   return program
 }
 
