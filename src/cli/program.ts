@@ -6,6 +6,7 @@ import type { CliIo } from './io.ts'
 import { CliExit, processIo } from './io.ts'
 import { registerLogCommands } from './log.ts'
 import { registerVhdCommands } from './vhd.ts'
+import { registerSimulatorCommand } from './simulator.ts'
 
 /** The package's version, read from package.json two levels up in src/ and three in dist/src/. */
 function readVersion(): string {
@@ -33,6 +34,7 @@ export function createProgram(io: CliIo): Command {
     .exitOverride()
   registerLogCommands(program, io)
   registerVhdCommands(program, io)
+  registerSimulatorCommand(program, io)
   return program
 }
 

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+
+const main = fileURLToPath(new URL('./main.ts', import.meta.url))
+const fixture = fileURLToPath(new URL('../../test/fixtures/simulator/pool.yaml', import.meta.url))
+
+async function runUntilReady(args: readonly string[]) {
+  const child = spawn(process.execPath, ['--import', 'tsx', main, 'simulator', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const lines: string[] = []
+  let stderr = ''
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const reader = createInterface({ input: child.stdout })
+  const exited = once(child, 'exit')
+  for await (const line of reader) {
+    lines.push(line)
+    if (line.startsWith('pool: ')) break
+  }
+  return { child, lines, exited, stderr: () => stderr, rest: reader }
+}
+
+describe('xapi-backup simulator', () => {
+  it('prints url, user and password lines, serves logins, and stops on SIGTERM', async () => {
+    const { child, lines, exited, stderr } = await runUntilReady([
+      '--port',
+      '0',
+      '--config',
+      fixture,
+      '--password',
+      'pw',
+    ])
+    const url = lines.find((l) => l.startsWith('url: '))?.slice(5) ?? ''
+    assert.match(url, /^http:\/\/127\.0\.0\.1:[1-9]\d*$/, stderr())
+    assert.ok(lines.includes('user: root'))
+    assert.ok(lines.includes('password: pw'))
+    const login = await fetch(`${url}/jsonrpc`, {
+      method: 'POST',
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        method: 'session.login_with_password',
+        params: ['root', 'pw'],
+        id: 1,
+      }),
+    })
+    assert.match(((await login.json()) as { result: string }).result, /^OpaqueRef:/)
+    child.kill('SIGTERM')
+    const [code] = (await exited) as [number | null]
+    assert.equal(code, 0)
+  })
+
+  it('prints a random password by default and refuses a bad port', async () => {
+    const { child, lines, exited } = await runUntilReady([])
+    assert.match(lines.find((l) => l.startsWith('password: ')) ?? '', /^password: \S{8,}$/)
+    child.kill('SIGINT')
+    assert.equal((await exited)[0], 0)
+    const bad = spawn(process.execPath, ['--import', 'tsx', main, 'simulator', '--port', 'x'], {
+      stdio: 'pipe',
+    })
+    let err = ''
+    bad.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()))
+    const [code] = (await once(bad, 'exit')) as [number | null]
+    assert.equal(code, 2)
+    assert.match(err, /--port: expected an integer 0\.\.65535, got "x"/)
+  })
+})
