@@ -44,7 +44,11 @@ export async function readMergedBlock(levels: readonly BlockLevel[], index: numb
     const block = await level.readBlock(index)
     if (data === undefined && (terminal || isBitmapFull(block.bitmap, sectors))) {
       // Fast path: the first level that has the block defines all of it.
-      return { data: terminal ? maskUnset(block, sectors) : block.data, defined: defined.fill(1), complete: true }
+      return {
+        data: terminal ? maskUnset(block, sectors) : block.data,
+        defined: defined.fill(1),
+        complete: true,
+      }
     }
     data ??= new Uint8Array(blockSize)
     remaining -= copyMissing(block, data, defined, terminal)

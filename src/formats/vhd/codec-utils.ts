@@ -42,7 +42,8 @@ export function writeUuid(target: Uint8Array, offset: number, uuid: string): voi
 export function asciiOf(bytes: Uint8Array): string {
   let out = ''
   for (const byte of bytes) {
-    out += byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`
+    out +=
+      byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`
   }
   return out
 }

@@ -18,7 +18,10 @@ export interface RawSourceOptions {
  * with `parent`, that differ from the parent's content), so the VHD size is known up front; the
  * second pass (`blocks()`) reads them again. The virtual size is the raw size rounded up to a sector.
  */
-export async function rawBlockSource(raw: RandomAccessFile, options: RawSourceOptions = {}): Promise<BlockSource> {
+export async function rawBlockSource(
+  raw: RandomAccessFile,
+  options: RawSourceOptions = {},
+): Promise<BlockSource> {
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE
   const rawSize = await raw.size()
   const virtualSize = roundUp(rawSize, SECTOR_SIZE)
@@ -30,7 +33,8 @@ export async function rawBlockSource(raw: RandomAccessFile, options: RawSourceOp
   const blockIndexes: number[] = []
   for (let index = 0; index * blockSize < virtualSize; index++) {
     const data = await readBlock(index)
-    if (parent === undefined ? !isAllZero(data) : await differsFromParent(parent, index, data)) blockIndexes.push(index)
+    if (parent === undefined ? !isAllZero(data) : await differsFromParent(parent, index, data))
+      blockIndexes.push(index)
   }
   return {
     virtualSize,
@@ -79,5 +83,6 @@ export async function writeVhdStream(stream: VhdStream, file: RandomAccessFile):
     await file.write(offset, chunk)
     offset += chunk.length
   }
-  if (offset !== stream.sizeBytes) fail('VHD_INVALID', file.name, offset, 'stream length', stream.sizeBytes, offset)
+  if (offset !== stream.sizeBytes)
+    fail('VHD_INVALID', file.name, offset, 'stream length', stream.sizeBytes, offset)
 }

@@ -24,7 +24,12 @@ describe('VHD codecs', () => {
   })
 
   it('round-trips a footer, counts time from 2000-01-01 and writes creator tap\\0', () => {
-    const footer = createFooter({ virtualSize: 10 * 2 ** 20, diskType: DiskType.dynamic, uniqueId: uuid, timestampMs: VHD_EPOCH_MS + 86_400_000 })
+    const footer = createFooter({
+      virtualSize: 10 * 2 ** 20,
+      diskType: DiskType.dynamic,
+      uniqueId: uuid,
+      timestampMs: VHD_EPOCH_MS + 86_400_000,
+    })
     const bytes = encodeFooter(footer)
     assert.equal(Buffer.from(bytes.subarray(0, 8)).toString('latin1'), 'conectix')
     assert.equal(Buffer.from(bytes.subarray(28, 32)).toString('latin1'), 'tap\0')
@@ -34,16 +39,23 @@ describe('VHD codecs', () => {
   })
 
   it('reports a flipped byte as a checksum issue with both values', () => {
-    const bytes = encodeFooter(createFooter({ virtualSize: 2 ** 20, diskType: DiskType.dynamic, uniqueId: uuid, timestampMs: 0 }))
+    const bytes = encodeFooter(
+      createFooter({ virtualSize: 2 ** 20, diskType: DiskType.dynamic, uniqueId: uuid, timestampMs: 0 }),
+    )
     bytes[45] = (bytes[45] ?? 0) ^ 1
     const issues = validateFooter(bytes, 'f.vhd', 1000)
     assert.equal(issues.length, 1)
     assert.equal(issues[0]?.field, 'footer.checksum')
-    assert.equal(issues[0]?.offset, 1064)
+    assert.equal(issues.at(0)?.offset, 1064)
   })
 
   it('round-trips a differencing header with a UTF-16BE parent name', () => {
-    const header = createHeader({ tableOffset: 1536, maxTableEntries: 5, blockSize: 2 ** 21, parent: { uniqueId: uuid, relativePath: '20260101T000000Z.vhd', timestamp: 7 } })
+    const header = createHeader({
+      tableOffset: 1536,
+      maxTableEntries: 5,
+      blockSize: 2 ** 21,
+      parent: { uniqueId: uuid, relativePath: '20260101T000000Z.vhd', timestamp: 7 },
+    })
     const bytes = encodeHeader(header)
     assert.equal(Buffer.from(bytes.subarray(64, 68)).toString('hex'), '00320030')
     assert.deepEqual(decodeHeader(bytes), header)

@@ -1,6 +1,21 @@
 import type { DiskTypeValue } from './constants.ts'
-import { CREATOR_APPLICATION, DiskType, FOOTER_SIZE, FORMAT_VERSION, MAX_VIRTUAL_SIZE, VHD_EPOCH_MS } from './constants.ts'
-import { asciiOf, computeChecksum, readU64, uuidFromBytes, viewOf, writeU64, writeUuid } from './codec-utils.ts'
+import {
+  CREATOR_APPLICATION,
+  DiskType,
+  FOOTER_SIZE,
+  FORMAT_VERSION,
+  MAX_VIRTUAL_SIZE,
+  VHD_EPOCH_MS,
+} from './constants.ts'
+import {
+  asciiOf,
+  computeChecksum,
+  readU64,
+  uuidFromBytes,
+  viewOf,
+  writeU64,
+  writeUuid,
+} from './codec-utils.ts'
 import type { Geometry } from './geometry.ts'
 import { computeGeometry } from './geometry.ts'
 import type { VhdIssue } from './vhd-error.ts'
@@ -120,12 +135,18 @@ export function validateFooter(bytes: Uint8Array, file: string, offset: number):
   if (footer.cookie !== COOKIE) at('cookie', 0, COOKIE, footer.cookie)
   const checksum = computeChecksum(bytes, CHECKSUM_OFFSET)
   if (footer.checksum !== checksum) at('checksum', CHECKSUM_OFFSET, hex(checksum), hex(footer.checksum))
-  if (footer.fileFormatVersion !== FORMAT_VERSION) at('fileFormatVersion', 12, hex(FORMAT_VERSION), hex(footer.fileFormatVersion))
+  if (footer.fileFormatVersion !== FORMAT_VERSION)
+    at('fileFormatVersion', 12, hex(FORMAT_VERSION), hex(footer.fileFormatVersion))
   const type = footer.diskType
   if (type !== DiskType.fixed && type !== DiskType.dynamic && type !== DiskType.differencing) {
     at('diskType', 60, '2, 3 or 4', type)
   } else if (type === DiskType.fixed ? footer.dataOffset !== Infinity : !Number.isFinite(footer.dataOffset)) {
-    at('dataOffset', 16, type === DiskType.fixed ? '0xffffffffffffffff' : 'a header offset', footer.dataOffset)
+    at(
+      'dataOffset',
+      16,
+      type === DiskType.fixed ? '0xffffffffffffffff' : 'a header offset',
+      footer.dataOffset,
+    )
   }
   if (!(footer.currentSize <= MAX_VIRTUAL_SIZE) || footer.currentSize % 512 !== 0) {
     at('currentSize', 48, `a multiple of 512 <= ${MAX_VIRTUAL_SIZE}`, footer.currentSize)

@@ -1,5 +1,13 @@
 import { FORMAT_VERSION, HEADER_SIZE, SECTOR_SIZE } from './constants.ts'
-import { asciiOf, computeChecksum, readU64, uuidFromBytes, viewOf, writeU64, writeUuid } from './codec-utils.ts'
+import {
+  asciiOf,
+  computeChecksum,
+  readU64,
+  uuidFromBytes,
+  viewOf,
+  writeU64,
+  writeUuid,
+} from './codec-utils.ts'
 import { hex } from './footer.ts'
 import type { VhdIssue } from './vhd-error.ts'
 import { issue } from './vhd-error.ts'
@@ -74,7 +82,8 @@ export function encodeHeader(header: VhdHeader): Uint8Array {
   view.setUint32(56, header.parentTimestamp)
   // Parent name: UTF-16BE, 512 bytes (spec "Parent Unicode Name").
   const name = Buffer.from(header.parentUnicodeName, 'utf16le').swap16()
-  if (name.length > 512) throw new RangeError(`parent name longer than 256 UTF-16 units: ${header.parentUnicodeName}`)
+  if (name.length > 512)
+    throw new RangeError(`parent name longer than 256 UTF-16 units: ${header.parentUnicodeName}`)
   bytes.set(name, 64)
   header.parentLocators.forEach((locator, i) => {
     const at = LOCATORS_OFFSET + i * LOCATOR_SIZE
@@ -124,7 +133,12 @@ export function locatorSpaceBytes(locator: ParentLocator): number {
 }
 
 /** Every problem of the header `bytes` read at `offset` of `file` for a disk of `virtualSize` bytes. */
-export function validateHeader(bytes: Uint8Array, file: string, offset: number, virtualSize: number): VhdIssue[] {
+export function validateHeader(
+  bytes: Uint8Array,
+  file: string,
+  offset: number,
+  virtualSize: number,
+): VhdIssue[] {
   const header = decodeHeader(bytes)
   const issues: VhdIssue[] = []
   const at = (field: string, fieldOffset: number, expected: string | number, got: string | number): void => {
@@ -133,13 +147,19 @@ export function validateHeader(bytes: Uint8Array, file: string, offset: number, 
   if (header.cookie !== COOKIE) at('cookie', 0, COOKIE, header.cookie)
   const checksum = computeChecksum(bytes, CHECKSUM_OFFSET)
   if (header.checksum !== checksum) at('checksum', CHECKSUM_OFFSET, hex(checksum), hex(header.checksum))
-  if (header.headerVersion !== FORMAT_VERSION) at('headerVersion', 24, hex(FORMAT_VERSION), hex(header.headerVersion))
+  if (header.headerVersion !== FORMAT_VERSION)
+    at('headerVersion', 24, hex(FORMAT_VERSION), hex(header.headerVersion))
   const { blockSize } = header
   // A power of two from 4 KiB (one bitmap byte covers 8 sectors) to 256 MiB keeps block arithmetic sane.
   if (blockSize < 4096 || blockSize > 2 ** 28 || (blockSize & (blockSize - 1)) !== 0) {
     at('blockSize', 32, 'a power of two in [4096, 2^28]', blockSize)
   } else if (header.maxTableEntries < Math.ceil(virtualSize / blockSize)) {
-    at('maxTableEntries', 28, `>= ${Math.ceil(virtualSize / blockSize)} (footer.currentSize / blockSize)`, header.maxTableEntries)
+    at(
+      'maxTableEntries',
+      28,
+      `>= ${Math.ceil(virtualSize / blockSize)} (footer.currentSize / blockSize)`,
+      header.maxTableEntries,
+    )
   }
   if (!Number.isFinite(header.tableOffset) || header.tableOffset % SECTOR_SIZE !== 0) {
     at('tableOffset', 16, 'a sector-aligned offset', header.tableOffset)

@@ -40,9 +40,18 @@ export async function readMergeState(store: MergeStore, path: string): Promise<M
     state.chain.length >= 2 &&
     state.chain.every((p) => typeof p === 'string') &&
     (state.step === 'mergeBlocks' || state.step === 'cleanup')
-  if (!ok) return fail('VHD_MERGE_STATE', path, 0, 'state', '{parent:{uuid}, child:{uuid}, chain:[>=2 paths], step}', JSON.stringify(value).slice(0, 200))
+  if (!ok)
+    return fail(
+      'VHD_MERGE_STATE',
+      path,
+      0,
+      'state',
+      '{parent:{uuid}, child:{uuid}, chain:[>=2 paths], step}',
+      JSON.stringify(value).slice(0, 200),
+    )
   // XO normalises a missing or negative currentBlock to 0 (old bugs wrote null).
-  const currentBlock = typeof state.currentBlock === 'number' && state.currentBlock > 0 ? state.currentBlock : 0
+  const currentBlock =
+    typeof state.currentBlock === 'number' && state.currentBlock > 0 ? state.currentBlock : 0
   return { ...(state as MergeState), currentBlock, mergedDataSize: state.mergedDataSize ?? 0 }
 }
 

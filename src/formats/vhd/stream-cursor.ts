@@ -10,7 +10,8 @@ export class StreamCursor {
 
   constructor(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, name: string) {
     this.name = name
-    this.#iterator = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]()
+    this.#iterator =
+      Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]()
   }
 
   /** Bytes consumed so far. */
@@ -32,7 +33,15 @@ export class StreamCursor {
     const out = new Uint8Array(length)
     let done = 0
     while (done < length) {
-      if (!(await this.#fill())) fail('VHD_TRUNCATED', this.name, this.#position, what, `${length} bytes`, `${done} bytes before the end of the stream`)
+      if (!(await this.#fill()))
+        fail(
+          'VHD_TRUNCATED',
+          this.name,
+          this.#position,
+          what,
+          `${length} bytes`,
+          `${done} bytes before the end of the stream`,
+        )
       const take = Math.min(length - done, this.#pending.length)
       out.set(this.#pending.subarray(0, take), done)
       this.#pending = this.#pending.subarray(take)
@@ -44,9 +53,18 @@ export class StreamCursor {
 
   /** Skips forward to `offset`; throws VHD_INVALID when `offset` is behind (streams cannot seek back). */
   async skipTo(offset: number, what: string): Promise<void> {
-    if (offset < this.#position) fail('VHD_INVALID', this.name, this.#position, what, `an offset >= ${this.#position} (forward-only stream)`, offset)
+    if (offset < this.#position)
+      fail(
+        'VHD_INVALID',
+        this.name,
+        this.#position,
+        what,
+        `an offset >= ${this.#position} (forward-only stream)`,
+        offset,
+      )
     while (this.#position < offset) {
-      if (!(await this.#fill())) fail('VHD_TRUNCATED', this.name, this.#position, what, `data up to ${offset}`, 'end of stream')
+      if (!(await this.#fill()))
+        fail('VHD_TRUNCATED', this.name, this.#position, what, `data up to ${offset}`, 'end of stream')
       const take = Math.min(offset - this.#position, this.#pending.length)
       this.#pending = this.#pending.subarray(take)
       this.#position += take

@@ -44,12 +44,21 @@ export class VhdChain {
       const until = options.until === undefined ? undefined : posix.normalize(options.until)
       while (current !== undefined && current !== until) {
         if (paths.includes(current) || paths.length >= MAX_CHAIN_LENGTH) {
-          fail('VHD_INVALID', current, 0, 'parent chain', `an acyclic chain shorter than ${MAX_CHAIN_LENGTH}`, paths.join(' -> '))
+          fail(
+            'VHD_INVALID',
+            current,
+            0,
+            'parent chain',
+            `an acyclic chain shorter than ${MAX_CHAIN_LENGTH}`,
+            paths.join(' -> '),
+          )
         }
         const disk = await openDisk(current, opener, disks.at(-1), paths.at(-1), options.inspect)
         disks.push(disk)
         paths.push(current)
-        current = disk.isDifferencing ? resolveParentPath(current, disk.header?.parentUnicodeName ?? '') : undefined
+        current = disk.isDifferencing
+          ? resolveParentPath(current, disk.header?.parentUnicodeName ?? '')
+          : undefined
       }
     } catch (error) {
       await Promise.all(disks.map((d) => d.close()))
@@ -103,7 +112,12 @@ export class VhdChain {
 
   /** Reads `length` bytes at `offset` of the top disk's content. */
   async read(offset: number, length: number): Promise<Uint8Array> {
-    return readRange(this.blockSize, async (index) => (this.hasBlock(index) ? this.readBlock(index) : undefined), offset, length)
+    return readRange(
+      this.blockSize,
+      async (index) => (this.hasBlock(index) ? this.readBlock(index) : undefined),
+      offset,
+      length,
+    )
   }
 
   /**
@@ -132,14 +146,27 @@ export class VhdChain {
   }
 }
 
-async function openDisk(path: string, opener: VhdOpener, child: VhdFile | undefined, childPath: string | undefined, inspect: InspectOptions | undefined): Promise<VhdFile> {
+async function openDisk(
+  path: string,
+  opener: VhdOpener,
+  child: VhdFile | undefined,
+  childPath: string | undefined,
+  inspect: InspectOptions | undefined,
+): Promise<VhdFile> {
   let file: RandomAccessFile
   try {
     file = await opener(path)
   } catch (error) {
     if (child === undefined) throw error
     throw new VhdError(
-      { code: 'VHD_PARENT_MISSING', file: childPath ?? '', offset: child.footer.dataOffset + 64, field: 'header.parentUnicodeName', expected: `a readable parent at ${path}`, got: String((error as Error).message) },
+      {
+        code: 'VHD_PARENT_MISSING',
+        file: childPath ?? '',
+        offset: child.footer.dataOffset + 64,
+        field: 'header.parentUnicodeName',
+        expected: `a readable parent at ${path}`,
+        got: error instanceof Error ? error.message : String(error),
+      },
       { cause: error },
     )
   }
@@ -161,9 +188,23 @@ async function openDisk(path: string, opener: VhdOpener, child: VhdFile | undefi
 function checkLink(child: VhdFile, childPath: string, parent: VhdFile): void {
   const expected = child.header?.parentUniqueId
   if (expected !== parent.uniqueId) {
-    fail('VHD_PARENT_MISMATCH', childPath, child.footer.dataOffset + 40, 'header.parentUniqueId', `${expected} (in the child)`, `${parent.uniqueId} (footer of ${parent.file.name})`)
+    fail(
+      'VHD_PARENT_MISMATCH',
+      childPath,
+      child.footer.dataOffset + 40,
+      'header.parentUniqueId',
+      `${expected} (in the child)`,
+      `${parent.uniqueId} (footer of ${parent.file.name})`,
+    )
   }
   if (parent.blockSize !== child.blockSize) {
-    fail('VHD_UNSUPPORTED', parent.file.name, parent.footer.dataOffset + 32, 'header.blockSize', `${child.blockSize} (as the child)`, parent.blockSize)
+    fail(
+      'VHD_UNSUPPORTED',
+      parent.file.name,
+      parent.footer.dataOffset + 32,
+      'header.blockSize',
+      `${child.blockSize} (as the child)`,
+      parent.blockSize,
+    )
   }
 }

@@ -16,7 +16,11 @@ export interface CheckOptions extends InspectOptions {
  * header, BAT extents and overlaps, locators, and with `chain` the parent links. Reads are bounded
  * by file sizes, so damaged input gives issues, never a hang or a crash.
  */
-export async function checkVhd(path: string, opener: VhdOpener, options: CheckOptions = {}): Promise<VhdIssue[]> {
+export async function checkVhd(
+  path: string,
+  opener: VhdOpener,
+  options: CheckOptions = {},
+): Promise<VhdIssue[]> {
   let file
   try {
     file = await opener(path)

@@ -19,7 +19,12 @@ export class VhdFile implements BlockLevel {
   bat: Uint32Array
   readonly blockSize: number
 
-  private constructor(file: RandomAccessFile, footer: VhdFooter, header: VhdHeader | undefined, bat: Uint32Array) {
+  private constructor(
+    file: RandomAccessFile,
+    footer: VhdFooter,
+    header: VhdHeader | undefined,
+    bat: Uint32Array,
+  ) {
     this.file = file
     this.footer = footer
     this.header = header
@@ -32,7 +37,8 @@ export class VhdFile implements BlockLevel {
     const { issues, structure } = await inspectVhd(file, options)
     const first = issues[0]
     if (first !== undefined) throw new VhdError(first)
-    if (structure === undefined) return fail('VHD_INVALID', file.name, 0, 'file', 'a VHD', 'unreadable structures')
+    if (structure === undefined)
+      return fail('VHD_INVALID', file.name, 0, 'file', 'a VHD', 'unreadable structures')
     return new VhdFile(file, structure.footer, structure.header, structure.bat)
   }
 
@@ -82,7 +88,8 @@ export class VhdFile implements BlockLevel {
   async readBlock(index: number): Promise<RawBlock> {
     if (this.header === undefined) return this.#readFixedBlock(index)
     const offset = this.blockOffset(index)
-    if (offset === undefined) return fail('VHD_BAD_ARGUMENT', this.file.name, 0, 'block', 'a stored block', index)
+    if (offset === undefined)
+      return fail('VHD_BAD_ARGUMENT', this.file.name, 0, 'block', 'a stored block', index)
     const length = this.bitmapSize + this.blockSize
     const bytes = await this.file.read(offset, length)
     if (bytes.length < length) {
@@ -102,7 +109,12 @@ export class VhdFile implements BlockLevel {
 
   /** Reads this file's own content (no parent: sectors a differencing disk does not hold read as zero). */
   async read(offset: number, length: number): Promise<Uint8Array> {
-    return readRange(this.blockSize, async (index) => (this.hasBlock(index) ? (await readMergedBlock([this], index)).data : undefined), offset, length)
+    return readRange(
+      this.blockSize,
+      async (index) => (this.hasBlock(index) ? (await readMergedBlock([this], index)).data : undefined),
+      offset,
+      length,
+    )
   }
 
   /** Closes the underlying file when it can be closed. */

@@ -16,7 +16,10 @@ async function smallDisk(): Promise<BufferFile> {
   disk.fill(1, 0, blockSize)
   disk.fill(3, 2 * blockSize)
   const file = new BufferFile()
-  await writeVhdStream(planVhdStream(bufferBlockSource(disk, blockSize), { uniqueId: crypto.randomUUID(), timestampMs: 0 }), file)
+  await writeVhdStream(
+    planVhdStream(bufferBlockSource(disk, blockSize), { uniqueId: crypto.randomUUID(), timestampMs: 0 }),
+    file,
+  )
   return file
 }
 

@@ -21,7 +21,8 @@ export class VhdInPlaceWriter {
 
   private constructor(disk: VhdFile, header: VhdHeader, footerOffset: number) {
     const file = disk.file
-    if (file.write === undefined) fail('VHD_BAD_ARGUMENT', file.name, 0, 'file', 'a writable file', 'read-only')
+    if (file.write === undefined)
+      fail('VHD_BAD_ARGUMENT', file.name, 0, 'file', 'a writable file', 'read-only')
     this.disk = disk
     this.#file = file as RandomAccessFile & { write(offset: number, data: Uint8Array): Promise<void> }
     this.#header = header
@@ -31,7 +32,15 @@ export class VhdInPlaceWriter {
   /** A writer for `disk` (opened on a writable file); fixed disks are refused with VHD_UNSUPPORTED. */
   static async open(disk: VhdFile): Promise<VhdInPlaceWriter> {
     const header = disk.header
-    if (header === undefined) return fail('VHD_UNSUPPORTED', disk.file.name, 60, 'footer.diskType', 'a dynamic or differencing disk to write into', 'fixed')
+    if (header === undefined)
+      return fail(
+        'VHD_UNSUPPORTED',
+        disk.file.name,
+        60,
+        'footer.diskType',
+        'a dynamic or differencing disk to write into',
+        'fixed',
+      )
     return new VhdInPlaceWriter(disk, header, (await disk.file.size()) - FOOTER_SIZE)
   }
 
@@ -113,11 +122,28 @@ export class VhdInPlaceWriter {
     const oldEnd = header.tableOffset + batSizeBytes(header.maxTableEntries)
     const overlaps = (start: number, end: number): boolean => start < batEnd && end > oldEnd
     if (overlaps(headerStart, headerStart + 1024)) {
-      fail('VHD_UNSUPPORTED', this.#file.name, 16, 'footer.dataOffset', `a header outside the grown BAT [${header.tableOffset}, ${batEnd})`, headerStart)
+      fail(
+        'VHD_UNSUPPORTED',
+        this.#file.name,
+        16,
+        'footer.dataOffset',
+        `a header outside the grown BAT [${header.tableOffset}, ${batEnd})`,
+        headerStart,
+      )
     }
     header.parentLocators.forEach((locator, i) => {
-      if (locator.platformCode !== 0 && overlaps(locator.dataOffset, locator.dataOffset + locatorSpaceBytes(locator))) {
-        fail('VHD_UNSUPPORTED', this.#file.name, headerStart + 576 + i * 24 + 16, `header.parentLocators[${i}].dataOffset`, `outside the grown BAT [${header.tableOffset}, ${batEnd})`, locator.dataOffset)
+      if (
+        locator.platformCode !== 0 &&
+        overlaps(locator.dataOffset, locator.dataOffset + locatorSpaceBytes(locator))
+      ) {
+        fail(
+          'VHD_UNSUPPORTED',
+          this.#file.name,
+          headerStart + 576 + i * 24 + 16,
+          `header.parentLocators[${i}].dataOffset`,
+          `outside the grown BAT [${header.tableOffset}, ${batEnd})`,
+          locator.dataOffset,
+        )
       }
     })
   }

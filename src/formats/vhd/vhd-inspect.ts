@@ -55,22 +55,31 @@ export async function inspectVhd(file: RandomAccessFile, options: InspectOptions
   const copy = fileSize >= 2 * FOOTER_SIZE ? await file.read(0, FOOTER_SIZE) : undefined
   if (issues.length > 0) {
     // A broken EOF footer: carry on with the copy at 0 (if sound) to report what else is wrong.
-    if (copy === undefined || validateFooter(copy, name, 0).length > 0) return { issues, structure: undefined }
+    if (copy === undefined || validateFooter(copy, name, 0).length > 0)
+      return { issues, structure: undefined }
     footer = decodeFooter(copy)
   }
   if (footer.diskType === DiskType.fixed) {
     if (footerOffset < footer.currentSize) {
-      issues.push(issue('VHD_TRUNCATED', name, footerOffset, 'fixed data', `${footer.currentSize} bytes`, footerOffset))
+      issues.push(
+        issue('VHD_TRUNCATED', name, footerOffset, 'fixed data', `${footer.currentSize} bytes`, footerOffset),
+      )
     }
     return { issues, structure: { fileSize, footer, header: undefined, bat: new Uint32Array(0) } }
   }
-  if (options.ignoreFooterCopy !== true && issues.length === 0) checkFooterCopy(copy, footerBytes, name, issues)
+  if (options.ignoreFooterCopy !== true && issues.length === 0)
+    checkFooterCopy(copy, footerBytes, name, issues)
   const structure = await inspectDynamic(file, fileSize, footer, issues)
   const limit = options.maxIssues ?? 50
   return { issues: issues.slice(0, limit), structure }
 }
 
-function checkFooterCopy(copy: Uint8Array | undefined, footer: Uint8Array, name: string, issues: VhdIssue[]): void {
+function checkFooterCopy(
+  copy: Uint8Array | undefined,
+  footer: Uint8Array,
+  name: string,
+  issues: VhdIssue[],
+): void {
   if (copy === undefined) return
   const copyIssues = validateFooter(copy, name, 0)
   if (copyIssues.length > 0) {
@@ -79,7 +88,16 @@ function checkFooterCopy(copy: Uint8Array | undefined, footer: Uint8Array, name:
   }
   const differs = copy.findIndex((byte, i) => byte !== footer[i])
   if (differs !== -1) {
-    issues.push(issue('VHD_INVALID', name, differs, 'footer copy', 'identical to the footer at EOF', `differs at byte ${differs}`))
+    issues.push(
+      issue(
+        'VHD_INVALID',
+        name,
+        differs,
+        'footer copy',
+        'identical to the footer at EOF',
+        `differs at byte ${differs}`,
+      ),
+    )
   }
 }
 
@@ -92,7 +110,16 @@ async function inspectDynamic(
   const name = file.name
   const headerOffset = footer.dataOffset
   if (headerOffset < FOOTER_SIZE || headerOffset + HEADER_SIZE > fileSize - FOOTER_SIZE) {
-    issues.push(issue('VHD_INVALID', name, 16, 'footer.dataOffset', `in [512, ${fileSize - FOOTER_SIZE - HEADER_SIZE}]`, headerOffset))
+    issues.push(
+      issue(
+        'VHD_INVALID',
+        name,
+        16,
+        'footer.dataOffset',
+        `in [512, ${fileSize - FOOTER_SIZE - HEADER_SIZE}]`,
+        headerOffset,
+      ),
+    )
     return undefined
   }
   const headerBytes = await file.read(headerOffset, HEADER_SIZE)
@@ -105,7 +132,16 @@ async function inspectDynamic(
   if (header.tableOffset + batBytes > fileSize - FOOTER_SIZE) {
     const field = header.tableOffset >= fileSize ? 'header.tableOffset' : 'header.maxTableEntries'
     const at = header.tableOffset >= fileSize ? headerOffset + 16 : headerOffset + 28
-    issues.push(issue('VHD_TRUNCATED', name, at, field, `BAT within the file (${fileSize} bytes)`, `BAT ends at ${header.tableOffset + batBytes}`))
+    issues.push(
+      issue(
+        'VHD_TRUNCATED',
+        name,
+        at,
+        field,
+        `BAT within the file (${fileSize} bytes)`,
+        `BAT ends at ${header.tableOffset + batBytes}`,
+      ),
+    )
     return undefined
   }
   const bat = decodeBat(await file.read(header.tableOffset, batBytes), header.maxTableEntries)
@@ -118,7 +154,16 @@ async function inspectDynamic(
     if (locator.platformCode === 0) return
     const end = locator.dataOffset + locatorSpaceBytes(locator)
     if (!(end <= fileSize - FOOTER_SIZE)) {
-      issues.push(issue('VHD_TRUNCATED', name, headerOffset + 576 + i * 24 + 16, `header.parentLocators[${i}].dataOffset`, `data within the file (${fileSize} bytes)`, `ends at ${end}`))
+      issues.push(
+        issue(
+          'VHD_TRUNCATED',
+          name,
+          headerOffset + 576 + i * 24 + 16,
+          `header.parentLocators[${i}].dataOffset`,
+          `data within the file (${fileSize} bytes)`,
+          `ends at ${end}`,
+        ),
+      )
     } else metadata.push({ start: locator.dataOffset, end, what: `parent locator ${i}` })
   })
   checkMetadataOverlaps(metadata, name, issues)
@@ -132,13 +177,29 @@ function checkMetadataOverlaps(regions: Region[], name: string, issues: VhdIssue
       const a = regions[i] as Region
       const b = regions[j] as Region
       if (a.start < b.end && b.start < a.end) {
-        issues.push(issue('VHD_INVALID', name, b.start, b.what, `no overlap with the ${a.what} [${a.start}, ${a.end})`, `[${b.start}, ${b.end})`))
+        issues.push(
+          issue(
+            'VHD_INVALID',
+            name,
+            b.start,
+            b.what,
+            `no overlap with the ${a.what} [${a.start}, ${a.end})`,
+            `[${b.start}, ${b.end})`,
+          ),
+        )
       }
     }
   }
 }
 
-function checkBlocks(bat: Uint32Array, header: VhdHeader, metadata: Region[], fileSize: number, name: string, issues: VhdIssue[]): void {
+function checkBlocks(
+  bat: Uint32Array,
+  header: VhdHeader,
+  metadata: Region[],
+  fileSize: number,
+  name: string,
+  issues: VhdIssue[],
+): void {
   const blockBytes = bitmapSizeBytes(header.blockSize) + header.blockSize
   const dataEnd = fileSize - FOOTER_SIZE
   const entryOffset = (i: number): number => header.tableOffset + i * 4
@@ -148,12 +209,30 @@ function checkBlocks(bat: Uint32Array, header: VhdHeader, metadata: Region[], fi
     if (!isAllocated(entry)) continue
     const start = entry * SECTOR_SIZE
     if (start + blockBytes > dataEnd) {
-      issues.push(issue('VHD_TRUNCATED', name, entryOffset(i), `bat[${i}]`, `block within the data area (ends <= ${dataEnd})`, `block [${start}, ${start + blockBytes})`))
+      issues.push(
+        issue(
+          'VHD_TRUNCATED',
+          name,
+          entryOffset(i),
+          `bat[${i}]`,
+          `block within the data area (ends <= ${dataEnd})`,
+          `block [${start}, ${start + blockBytes})`,
+        ),
+      )
       continue
     }
     const hit = metadata.find((r) => start < r.end && r.start < start + blockBytes)
     if (hit !== undefined) {
-      issues.push(issue('VHD_INVALID', name, entryOffset(i), `bat[${i}]`, `no overlap with the ${hit.what} [${hit.start}, ${hit.end})`, `block [${start}, ${start + blockBytes})`))
+      issues.push(
+        issue(
+          'VHD_INVALID',
+          name,
+          entryOffset(i),
+          `bat[${i}]`,
+          `no overlap with the ${hit.what} [${hit.start}, ${hit.end})`,
+          `block [${start}, ${start + blockBytes})`,
+        ),
+      )
       continue
     }
     starts.push(i)
@@ -165,7 +244,16 @@ function checkBlocks(bat: Uint32Array, header: VhdHeader, metadata: Region[], fi
     const prevStart = (bat[prev] ?? 0) * SECTOR_SIZE
     const nextStart = (bat[next] ?? 0) * SECTOR_SIZE
     if (nextStart < prevStart + blockBytes) {
-      issues.push(issue('VHD_INVALID', name, entryOffset(next), `bat[${next}]`, `no overlap with block ${prev} [${prevStart}, ${prevStart + blockBytes})`, `block at ${nextStart}`))
+      issues.push(
+        issue(
+          'VHD_INVALID',
+          name,
+          entryOffset(next),
+          `bat[${next}]`,
+          `no overlap with block ${prev} [${prevStart}, ${prevStart + blockBytes})`,
+          `block at ${nextStart}`,
+        ),
+      )
     }
   }
 }

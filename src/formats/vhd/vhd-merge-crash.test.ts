@@ -42,11 +42,21 @@ describe('VHD merge crash safety', () => {
     const pristine = join(root, 'pristine')
     await cp(await mkdtemp(join(root, 'x-')), pristine, { recursive: true })
     // Grows from 20 to up to 260 blocks: the BAT outgrows its sector, so blocks move too.
-    const chain = await writeRandomChain(random, { dir: pristine, deltas: 6, virtualSize: 20 * 16 * KiB, blockSize: 16 * KiB, growBytes: 80 * 16 * KiB, extentsPerDisk: 8 })
+    const chain = await writeRandomChain(random, {
+      dir: pristine,
+      deltas: 6,
+      virtualSize: 20 * 16 * KiB,
+      blockSize: 16 * KiB,
+      growBytes: 80 * 16 * KiB,
+      extentsPerDisk: 8,
+    })
     const names = chain.paths.map((p) => p.slice(pristine.length + 1))
     const dry = join(root, 'dry')
     await cp(pristine, dry, { recursive: true })
-    const { operations: total } = runChild(names.map((n) => join(dry, n)), 0)
+    const { operations: total } = runChild(
+      names.map((n) => join(dry, n)),
+      0,
+    )
     assert.ok(total > 20, `a merge does ${total} mutating operations`)
     for (let trial = 0; trial < 20; trial++) {
       const dir = join(root, `trial-${trial}`)
@@ -59,7 +69,11 @@ describe('VHD merge crash safety', () => {
       await mergeVhdChain(localMergeStore, paths)
       const target = paths.at(-1) as string
       const file = await LocalFile.open(target)
-      assert.deepEqual((await inspectVhd(file)).issues, [], `trial ${trial} (kill at ${killAt}): a sound file`)
+      assert.deepEqual(
+        (await inspectVhd(file)).issues,
+        [],
+        `trial ${trial} (kill at ${killAt}): a sound file`,
+      )
       await file.close()
       const merged = await VhdChain.open(target, (p) => LocalFile.open(p))
       assertSameBytes(await collect(chainToRaw(merged)), chain.content, `trial ${trial} (kill at ${killAt})`)

@@ -19,10 +19,17 @@ const KiB = 1024
 let root = ''
 const open = (path: string) => LocalFile.open(path)
 
-async function readTop(path: string): Promise<{ bytes: Uint8Array; uuid: string; type: number; depth: number }> {
+async function readTop(
+  path: string,
+): Promise<{ bytes: Uint8Array; uuid: string; type: number; depth: number }> {
   const chain = await VhdChain.open(path, open)
   try {
-    return { bytes: await collect(chainToRaw(chain)), uuid: chain.top.uniqueId, type: chain.top.diskType, depth: chain.disks.length }
+    return {
+      bytes: await collect(chainToRaw(chain)),
+      uuid: chain.top.uniqueId,
+      type: chain.top.diskType,
+      depth: chain.disks.length,
+    }
   } finally {
     await chain.close()
   }
@@ -42,7 +49,13 @@ describe('VHD merge', () => {
       const dir = await mkdtemp(join(root, 'chain-'))
       const blockSize = 64 * KiB
       // Some chains grow past the BAT's padded capacity (128 entries) so blocks must move.
-      const chain = await writeRandomChain(random, { dir, deltas: randomInt(random, 1, 10), virtualSize: randomInt(random, 8, 160) * 4 * KiB, blockSize, growBytes: randomInt(random, 1, 40) * 64 * KiB })
+      const chain = await writeRandomChain(random, {
+        dir,
+        deltas: randomInt(random, 1, 10),
+        virtualSize: randomInt(random, 8, 160) * 4 * KiB,
+        blockSize,
+        growBytes: randomInt(random, 1, 40) * 64 * KiB,
+      })
       const target = chain.paths.at(-1) as string
       const before = await readTop(target)
       assertSameBytes(before.bytes, chain.content, `chain read, run ${run}`)
@@ -53,13 +66,22 @@ describe('VHD merge', () => {
       assert.equal(merged.uuid, before.uuid, 'the merged disk keeps the target UUID')
       assert.equal(merged.type, DiskType.dynamic)
       assert.equal(merged.depth, 1)
-      assert.deepEqual(await readdir(dir), [target.slice(dir.length + 1)], 'intermediates and the state file are gone')
+      assert.deepEqual(
+        await readdir(dir),
+        [target.slice(dir.length + 1)],
+        'intermediates and the state file are gone',
+      )
     }
   })
 
   it('merges part of a chain into a differencing ancestor (--into) and keeps the rest linked', async () => {
     const dir = await mkdtemp(join(root, 'into-'))
-    const chain = await writeRandomChain(createRandom(9), { dir, deltas: 5, virtualSize: 3 * 64 * KiB + 512, blockSize: 64 * KiB })
+    const chain = await writeRandomChain(createRandom(9), {
+      dir,
+      deltas: 5,
+      virtualSize: 3 * 64 * KiB + 512,
+      blockSize: 64 * KiB,
+    })
     await mergeVhdChain(localMergeStore, chain.paths.slice(2))
     const merged = await readTop(chain.paths.at(-1) as string)
     assertSameBytes(merged.bytes, chain.content)
@@ -69,8 +91,16 @@ describe('VHD merge', () => {
   it('costs I/O proportional to the child blocks, not to the parent size', async () => {
     const dir = await mkdtemp(join(root, 'cost-'))
     const blockSize = 64 * KiB
-    const chain = await writeRandomChain(createRandom(5), { dir, deltas: 1, virtualSize: 4 * 1024 * KiB, blockSize, extentsPerDisk: 40 })
-    const childBlocks = (await VhdChain.open(chain.paths[1] as string, open, { until: chain.paths[0] as string })).top.blockIndexes().length
+    const chain = await writeRandomChain(createRandom(5), {
+      dir,
+      deltas: 1,
+      virtualSize: 4 * 1024 * KiB,
+      blockSize,
+      extentsPerDisk: 40,
+    })
+    const childBlocks = (
+      await VhdChain.open(chain.paths[1] as string, open, { until: chain.paths[0] as string })
+    ).top.blockIndexes().length
     const counted = { read: 0, written: 0 }
     const store: MergeStore = {
       ...localMergeStore,
@@ -83,13 +113,24 @@ describe('VHD merge', () => {
     await mergeVhdChain(store, chain.paths)
     const perBlock = 512 + blockSize
     // Metadata: footers, header, BAT (<= 4 KiB each way); each child block costs at most one read and one write.
-    assert.ok(counted.written <= childBlocks * (perBlock + 512 + 4) + 4 * KiB, `wrote ${counted.written} for ${childBlocks} blocks`)
-    assert.ok(counted.read <= childBlocks * perBlock + 8 * KiB, `read ${counted.read} for ${childBlocks} blocks`)
+    assert.ok(
+      counted.written <= childBlocks * (perBlock + 512 + 4) + 4 * KiB,
+      `wrote ${counted.written} for ${childBlocks} blocks`,
+    )
+    assert.ok(
+      counted.read <= childBlocks * perBlock + 8 * KiB,
+      `read ${counted.read} for ${childBlocks} blocks`,
+    )
   })
 
   it('resumes from a state file left at the cleanup step and refuses a state for another chain', async () => {
     const dir = await mkdtemp(join(root, 'resume-'))
-    const chain = await writeRandomChain(createRandom(77), { dir, deltas: 2, virtualSize: 256 * KiB, blockSize: 64 * KiB })
+    const chain = await writeRandomChain(createRandom(77), {
+      dir,
+      deltas: 2,
+      virtualSize: 256 * KiB,
+      blockSize: 64 * KiB,
+    })
     const before = await readTop(chain.paths[2] as string)
     await mergeVhdChain(localMergeStore, chain.paths)
     // Simulate a crash after the rename: the state still says cleanup, the intermediate is still there.
@@ -102,7 +143,10 @@ describe('VHD merge', () => {
       step: 'cleanup',
     })
     await rm(chain.paths[1] as string, { force: true })
-    await assert.rejects(mergeVhdChain(localMergeStore, [chain.paths[0] as string, chain.paths[2] as string]), { code: 'VHD_MERGE_STATE' })
+    await assert.rejects(
+      mergeVhdChain(localMergeStore, [chain.paths[0] as string, chain.paths[2] as string]),
+      { code: 'VHD_MERGE_STATE' },
+    )
     await mergeVhdChain(localMergeStore, chain.paths)
     assertSameBytes((await readTop(chain.paths[2] as string)).bytes, chain.content)
     assert.deepEqual(await readdir(dir), ['d02.vhd'])

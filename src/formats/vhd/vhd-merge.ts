@@ -33,12 +33,23 @@ export interface MergeResult {
  * before any destructive step makes it resumable: calling it again after a crash (or calling
  * resumeVhdMerge) finishes the job. docs/formats/vhd.md gives the crash-safety argument.
  */
-export async function mergeVhdChain(store: MergeStore, paths: readonly string[], options: MergeOptions = {}): Promise<MergeResult> {
+export async function mergeVhdChain(
+  store: MergeStore,
+  paths: readonly string[],
+  options: MergeOptions = {},
+): Promise<MergeResult> {
   const chain = paths.map((p) => posix.normalize(p))
   const parentPath = chain[0]
   const targetPath = chain.at(-1)
   if (parentPath === undefined || targetPath === undefined || chain.length < 2) {
-    return fail('VHD_BAD_ARGUMENT', 'merge', 0, 'chain', 'a parent and at least one child', JSON.stringify(chain))
+    return fail(
+      'VHD_BAD_ARGUMENT',
+      'merge',
+      0,
+      'chain',
+      'a parent and at least one child',
+      JSON.stringify(chain),
+    )
   }
   const statePath = mergeStatePath(parentPath)
   const existing = await readMergeState(store, statePath)
@@ -55,7 +66,11 @@ export async function mergeVhdChain(store: MergeStore, paths: readonly string[],
 }
 
 /** Finishes the interrupted merge into `parentPath`, if its state file exists; undefined otherwise. */
-export async function resumeVhdMerge(store: MergeStore, parentPath: string, options: MergeOptions = {}): Promise<MergeResult | undefined> {
+export async function resumeVhdMerge(
+  store: MergeStore,
+  parentPath: string,
+  options: MergeOptions = {},
+): Promise<MergeResult | undefined> {
   const statePath = mergeStatePath(parentPath)
   const state = await readMergeState(store, statePath)
   if (state === undefined) return undefined
@@ -63,14 +78,25 @@ export async function resumeVhdMerge(store: MergeStore, parentPath: string, opti
   return runMerge(store, chain, statePath, state, true, options)
 }
 
-async function planMerge(store: MergeStore, chain: readonly string[], statePath: string): Promise<MergeState> {
+async function planMerge(
+  store: MergeStore,
+  chain: readonly string[],
+  statePath: string,
+): Promise<MergeState> {
   const opener = (path: string) => store.open(path, 'read')
   const top = await VhdChain.open(chain.at(-1) as string, opener)
   try {
     const expected = chain.slice().reverse()
     const actual = top.paths.slice(0, chain.length).map((p) => posix.normalize(p))
     if (expected.map((p) => posix.normalize(p)).join('\n') !== actual.join('\n')) {
-      fail('VHD_BAD_ARGUMENT', chain.at(-1) as string, 0, 'chain', `ancestors ${expected.slice(1).join(', ')}`, actual.slice(1).join(', '))
+      fail(
+        'VHD_BAD_ARGUMENT',
+        chain.at(-1) as string,
+        0,
+        'chain',
+        `ancestors ${expected.slice(1).join(', ')}`,
+        actual.slice(1).join(', '),
+      )
     }
     const parent = top.disks[chain.length - 1] as VhdFile
     const dir = posix.dirname(statePath)
@@ -112,7 +138,13 @@ async function runMerge(
   return { path: targetPath, mergedBlocks, mergedBytes: state.mergedDataSize, resumed }
 }
 
-async function mergeBlocks(store: MergeStore, chain: readonly string[], statePath: string, initial: MergeState, options: MergeOptions): Promise<number> {
+async function mergeBlocks(
+  store: MergeStore,
+  chain: readonly string[],
+  statePath: string,
+  initial: MergeState,
+  options: MergeOptions,
+): Promise<number> {
   const parentPath = chain[0] as string
   const targetPath = chain.at(-1) as string
   const children = await VhdChain.open(targetPath, (path) => store.open(path, 'read'), { until: parentPath })
@@ -120,7 +152,12 @@ async function mergeBlocks(store: MergeStore, chain: readonly string[], statePat
   try {
     checkIdentities(parent, children, initial, parentPath)
     const writer = await VhdInPlaceWriter.open(parent)
-    await writer.ensureBatSize(Math.max(...children.disks.map((d) => d.blockCount), Math.ceil(children.virtualSize / parent.blockSize)))
+    await writer.ensureBatSize(
+      Math.max(
+        ...children.disks.map((d) => d.blockCount),
+        Math.ceil(children.virtualSize / parent.blockSize),
+      ),
+    )
     const indexes = children.blockIndexes().filter((i) => i >= initial.currentBlock)
     const every = options.stateEveryBlocks ?? 256
     let state = initial
@@ -158,14 +195,35 @@ async function mergeBlocks(store: MergeStore, chain: readonly string[], statePat
 function checkIdentities(parent: VhdFile, children: VhdChain, state: MergeState, parentPath: string): void {
   // After the footer write (and before the cleanup step is recorded) the parent already carries the child's UUID.
   if (parent.uniqueId !== state.parent.uuid && parent.uniqueId !== state.child.uuid) {
-    fail('VHD_MERGE_STATE', parentPath, 68, 'footer.uniqueId', `${state.parent.uuid} (merge state)`, parent.uniqueId)
+    fail(
+      'VHD_MERGE_STATE',
+      parentPath,
+      68,
+      'footer.uniqueId',
+      `${state.parent.uuid} (merge state)`,
+      parent.uniqueId,
+    )
   }
   const bottom = children.disks.at(-1) as VhdFile
   if (bottom.header?.parentUniqueId !== state.parent.uuid) {
-    fail('VHD_PARENT_MISMATCH', children.paths.at(-1) ?? '', bottom.footer.dataOffset + 40, 'header.parentUniqueId', state.parent.uuid, String(bottom.header?.parentUniqueId))
+    fail(
+      'VHD_PARENT_MISMATCH',
+      children.paths.at(-1) ?? '',
+      bottom.footer.dataOffset + 40,
+      'header.parentUniqueId',
+      state.parent.uuid,
+      String(bottom.header?.parentUniqueId),
+    )
   }
   if (children.top.uniqueId !== state.child.uuid) {
-    fail('VHD_MERGE_STATE', children.paths[0] ?? '', 68, 'footer.uniqueId', `${state.child.uuid} (merge state)`, children.top.uniqueId)
+    fail(
+      'VHD_MERGE_STATE',
+      children.paths[0] ?? '',
+      68,
+      'footer.uniqueId',
+      `${state.child.uuid} (merge state)`,
+      children.top.uniqueId,
+    )
   }
 }
 
@@ -195,7 +253,8 @@ async function mergeBlock(writer: VhdInPlaceWriter, child: MergedBlock, index: n
     }
     if (!dynamic) for (let i = 0; i < bitmap.length; i++) bitmap[i] = (bitmap[i] ?? 0) | (old.bitmap[i] ?? 0)
   } else if (!dynamic) {
-    for (let s = 0; s < sectors; s++) if (child.defined[s] === 1) bitmap[s >> 3] = (bitmap[s >> 3] ?? 0) | (0x80 >> (s & 7))
+    for (let s = 0; s < sectors; s++)
+      if (child.defined[s] === 1) bitmap[s >> 3] = (bitmap[s >> 3] ?? 0) | (0x80 >> (s & 7))
   }
   await writer.writeBlock(index, bitmap, data)
 }

@@ -8,7 +8,14 @@ import { chainToRaw, rawBlockSource, writeVhdStream } from './conversions.ts'
 import { LocalFile } from './random-access-file.ts'
 import { buildVhd } from './testing/build-vhd.ts'
 import { readChainWithPyvhdi, requireOracle, runTool } from './testing/oracles.ts'
-import { applyExtents, assertSameBytes, collect, createRandom, randomExtents, randomSparseDisk } from './testing/random-disk.ts'
+import {
+  applyExtents,
+  assertSameBytes,
+  collect,
+  createRandom,
+  randomExtents,
+  randomSparseDisk,
+} from './testing/random-disk.ts'
 import { VhdChain } from './vhd-chain.ts'
 import { planVhdStream } from './vhd-stream-writer.ts'
 
@@ -16,13 +23,20 @@ const MiB = 2 ** 20
 let dir = ''
 const open = (path: string) => LocalFile.open(path)
 
-async function writeOurVhd(rawPath: string, vhdPath: string, parent?: { path: string; chain: VhdChain }): Promise<void> {
+async function writeOurVhd(
+  rawPath: string,
+  vhdPath: string,
+  parent?: { path: string; chain: VhdChain },
+): Promise<void> {
   const raw = await LocalFile.open(rawPath)
   const out = await LocalFile.open(vhdPath, 'create')
   try {
     const source = await rawBlockSource(raw, parent === undefined ? {} : { parent: parent.chain })
     const options = { uniqueId: crypto.randomUUID(), timestampMs: Date.UTC(2026, 0, 1) }
-    const parentRef = parent === undefined ? {} : { parent: { uniqueId: parent.chain.top.uniqueId, relativePath: parent.path } }
+    const parentRef =
+      parent === undefined
+        ? {}
+        : { parent: { uniqueId: parent.chain.top.uniqueId, relativePath: parent.path } }
     await writeVhdStream(planVhdStream(source, { ...options, ...parentRef }), out)
   } finally {
     await raw.close()
@@ -64,7 +78,17 @@ describe('VHD oracles', () => {
     await writeFile(rawPath, raw)
     for (const subformat of ['dynamic', 'fixed']) {
       const vhdPath = join(dir, `qemu-${subformat}.vhd`)
-      const convert = runTool('qemu-img', ['convert', '-f', 'raw', '-O', 'vpc', '-o', `subformat=${subformat}`, rawPath, vhdPath])
+      const convert = runTool('qemu-img', [
+        'convert',
+        '-f',
+        'raw',
+        '-O',
+        'vpc',
+        '-o',
+        `subformat=${subformat}`,
+        rawPath,
+        vhdPath,
+      ])
       assert.equal(convert.status, 0, convert.stderr)
       const chain = await VhdChain.open(vhdPath, open)
       try {
@@ -85,7 +109,12 @@ describe('VHD oracles', () => {
     const size = 12 * MiB + 5 * 512
     const content = randomSparseDisk(random, size, 6)
     const paths = [join(dir, 'c0.vhd')]
-    let previous = await buildVhd(await LocalFile.open(paths[0] as string, 'create'), { virtualSize: size, uniqueId: crypto.randomUUID(), extents: [{ offset: 0, length: size }], content })
+    let previous = await buildVhd(await LocalFile.open(paths[0] as string, 'create'), {
+      virtualSize: size,
+      uniqueId: crypto.randomUUID(),
+      extents: [{ offset: 0, length: size }],
+      content,
+    })
     await previous.close()
     // Three deltas with partial sector bitmaps (buildVhd), then one whole-block delta from our stream writer.
     // Extents are 4 KiB aligned: libvhdi 20210425 reads the unset sectors that follow a set run inside
@@ -95,7 +124,13 @@ describe('VHD oracles', () => {
       applyExtents(random, content, extents)
       const path = join(dir, `c${k}.vhd`)
       const parent = { uniqueId: previous.uniqueId, relativePath: `c${k - 1}.vhd` }
-      previous = await buildVhd(await LocalFile.open(path, 'create'), { virtualSize: size, uniqueId: crypto.randomUUID(), parent, extents, content })
+      previous = await buildVhd(await LocalFile.open(path, 'create'), {
+        virtualSize: size,
+        uniqueId: crypto.randomUUID(),
+        parent,
+        extents,
+        content,
+      })
       await previous.close()
       paths.unshift(path)
     }
@@ -108,7 +143,11 @@ describe('VHD oracles', () => {
     paths.unshift(join(dir, 'c4.vhd'))
     const outPath = join(dir, 'pyvhdi.raw')
     assert.equal(readChainWithPyvhdi(paths, outPath), size)
-    assertSameBytes(await collect(chainToRaw(await VhdChain.open(paths[0] as string, open))), content, 'our chain read')
+    assertSameBytes(
+      await collect(chainToRaw(await VhdChain.open(paths[0] as string, open))),
+      content,
+      'our chain read',
+    )
     assertSameBytes(new Uint8Array(await readFile(outPath)), content, 'pyvhdi')
     const ours = await VhdChain.open(paths[0] as string, open)
     assert.deepEqual(await collect(chainToRaw(ours)), content)

@@ -20,12 +20,16 @@ export interface ParsedVhdStream extends BlockSource {
  * footer copy, header, BAT, blocks in increasing file offset, footer) reading forward only; blocks
  * are yielded in file order with one block in memory, and the trailing footer is checked at the end.
  */
-export async function parseVhdStream(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, name = 'stream'): Promise<ParsedVhdStream> {
+export async function parseVhdStream(
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  name = 'stream',
+): Promise<ParsedVhdStream> {
   const cursor = new StreamCursor(source, name)
   const footerBytes = await cursor.read(FOOTER_SIZE, 'footer copy')
   throwFirst(validateFooter(footerBytes, name, 0))
   const footer = decodeFooter(footerBytes)
-  if (footer.diskType === DiskType.fixed) fail('VHD_UNSUPPORTED', name, 60, 'footer.diskType', 'a dynamic or differencing stream', 'fixed')
+  if (footer.diskType === DiskType.fixed)
+    fail('VHD_UNSUPPORTED', name, 60, 'footer.diskType', 'a dynamic or differencing stream', 'fixed')
   await cursor.skipTo(footer.dataOffset, 'header')
   const headerBytes = await cursor.read(HEADER_SIZE, 'header')
   throwFirst(validateHeader(headerBytes, name, footer.dataOffset, footer.currentSize))
@@ -33,10 +37,20 @@ export async function parseVhdStream(source: AsyncIterable<Uint8Array> | Iterabl
   const { blockSize } = header
   // More entries than a 2 TiB disk needs is garbage; refuse before allocating the BAT.
   if (header.maxTableEntries > Math.ceil(2 ** 41 / blockSize)) {
-    fail('VHD_INVALID', name, footer.dataOffset + 28, 'header.maxTableEntries', `<= ${Math.ceil(2 ** 41 / blockSize)}`, header.maxTableEntries)
+    fail(
+      'VHD_INVALID',
+      name,
+      footer.dataOffset + 28,
+      'header.maxTableEntries',
+      `<= ${Math.ceil(2 ** 41 / blockSize)}`,
+      header.maxTableEntries,
+    )
   }
   await cursor.skipTo(header.tableOffset, 'BAT')
-  const bat = decodeBat(await cursor.read(batSizeBytes(header.maxTableEntries), 'BAT'), header.maxTableEntries)
+  const bat = decodeBat(
+    await cursor.read(batSizeBytes(header.maxTableEntries), 'BAT'),
+    header.maxTableEntries,
+  )
   const order: number[] = []
   bat.forEach((entry, index) => {
     if (isAllocated(entry)) order.push(index)
@@ -76,17 +90,33 @@ async function* readBlocks(
     if (!isBitmapFull(bitmap, sectors)) {
       if (footer.diskType === DiskType.differencing) {
         // A block source carries whole blocks: a partial delta block would need the parent's sectors.
-        fail('VHD_UNSUPPORTED', cursor.name, offset, `block ${index} bitmap`, 'all sectors present in a differencing stream', 'a partial bitmap')
+        fail(
+          'VHD_UNSUPPORTED',
+          cursor.name,
+          offset,
+          `block ${index} bitmap`,
+          'all sectors present in a differencing stream',
+          'a partial bitmap',
+        )
       }
-      for (let s = 0; s < sectors; s++) if (!isSectorSet(bitmap, s)) data.fill(0, s * SECTOR_SIZE, (s + 1) * SECTOR_SIZE)
+      for (let s = 0; s < sectors; s++)
+        if (!isSectorSet(bitmap, s)) data.fill(0, s * SECTOR_SIZE, (s + 1) * SECTOR_SIZE)
     }
     yield { index, data: data.subarray(0, Math.min(blockSize, footer.currentSize - index * blockSize)) }
   }
   const tail = await cursor.readTail(FOOTER_SIZE)
-  if (tail.length < FOOTER_SIZE) fail('VHD_TRUNCATED', cursor.name, cursor.position, 'footer', `${FOOTER_SIZE} bytes`, tail.length)
+  if (tail.length < FOOTER_SIZE)
+    fail('VHD_TRUNCATED', cursor.name, cursor.position, 'footer', `${FOOTER_SIZE} bytes`, tail.length)
   const differs = tail.findIndex((byte, i) => byte !== footerBytes[i])
   if (differs !== -1) {
-    fail('VHD_INVALID', cursor.name, cursor.position - FOOTER_SIZE + differs, 'footer', 'identical to the footer copy at 0', `differs at byte ${differs}`)
+    fail(
+      'VHD_INVALID',
+      cursor.name,
+      cursor.position - FOOTER_SIZE + differs,
+      'footer',
+      'identical to the footer copy at 0',
+      `differs at byte ${differs}`,
+    )
   }
 }
 

@@ -1,6 +1,13 @@
 import type { BlockSource } from '../block-source.ts'
 import { batSizeBytes, bitmapSizeBytes, encodeBat, fullBitmap } from './bat.ts'
-import { DiskType, FOOTER_SIZE, HEADER_SIZE, MAX_VIRTUAL_SIZE, SECTOR_SIZE, UNUSED_BAT_ENTRY } from './constants.ts'
+import {
+  DiskType,
+  FOOTER_SIZE,
+  HEADER_SIZE,
+  MAX_VIRTUAL_SIZE,
+  SECTOR_SIZE,
+  UNUSED_BAT_ENTRY,
+} from './constants.ts'
 import type { VhdFooter } from './footer.ts'
 import { createFooter, encodeFooter, toVhdTimestamp } from './footer.ts'
 import { createHeader, encodeHeader } from './header.ts'
@@ -60,7 +67,13 @@ export function planVhdStream(source: BlockSource, options: VhdStreamOptions): V
     blockSize,
     ...(parent === undefined
       ? {}
-      : { parent: { uniqueId: parent.uniqueId, relativePath: parent.relativePath, timestamp: toVhdTimestamp(parent.timestampMs ?? 0) } }),
+      : {
+          parent: {
+            uniqueId: parent.uniqueId,
+            relativePath: parent.relativePath,
+            timestamp: toVhdTimestamp(parent.timestampMs ?? 0),
+          },
+        }),
   })
   const sizeBytes = dataStart + blockIndexes.length * (bitmapSize + blockSize) + FOOTER_SIZE
   const footerBytes = encodeFooter(footer)
@@ -75,14 +88,22 @@ export function planVhdStream(source: BlockSource, options: VhdStreamOptions): V
       let k = 0
       for await (const block of source.blocks()) {
         if (block.index !== blockIndexes[k] || block.data.length > blockSize) {
-          fail('VHD_BAD_ARGUMENT', 'block source', k, 'blocks()', `block ${blockIndexes[k]} of <= ${blockSize} bytes`, `block ${block.index} of ${block.data.length} bytes`)
+          fail(
+            'VHD_BAD_ARGUMENT',
+            'block source',
+            k,
+            'blocks()',
+            `block ${blockIndexes[k]} of <= ${blockSize} bytes`,
+            `block ${block.index} of ${block.data.length} bytes`,
+          )
         }
         k++
         yield bitmap
         yield block.data
         if (block.data.length < blockSize) yield new Uint8Array(blockSize - block.data.length)
       }
-      if (k !== blockIndexes.length) fail('VHD_BAD_ARGUMENT', 'block source', k, 'blocks()', `${blockIndexes.length} blocks`, k)
+      if (k !== blockIndexes.length)
+        fail('VHD_BAD_ARGUMENT', 'block source', k, 'blocks()', `${blockIndexes.length} blocks`, k)
       yield footerBytes
     },
   }
@@ -90,8 +111,20 @@ export function planVhdStream(source: BlockSource, options: VhdStreamOptions): V
 
 function validateSource(source: BlockSource): void {
   const { virtualSize, blockSize, blockIndexes } = source
-  if (!Number.isSafeInteger(virtualSize) || virtualSize < 0 || virtualSize % SECTOR_SIZE !== 0 || virtualSize > MAX_VIRTUAL_SIZE) {
-    fail('VHD_BAD_ARGUMENT', 'block source', 0, 'virtualSize', `a multiple of 512 in [0, ${MAX_VIRTUAL_SIZE}]`, virtualSize)
+  if (
+    !Number.isSafeInteger(virtualSize) ||
+    virtualSize < 0 ||
+    virtualSize % SECTOR_SIZE !== 0 ||
+    virtualSize > MAX_VIRTUAL_SIZE
+  ) {
+    fail(
+      'VHD_BAD_ARGUMENT',
+      'block source',
+      0,
+      'virtualSize',
+      `a multiple of 512 in [0, ${MAX_VIRTUAL_SIZE}]`,
+      virtualSize,
+    )
   }
   if (blockSize < 4096 || blockSize > 2 ** 28 || (blockSize & (blockSize - 1)) !== 0) {
     fail('VHD_BAD_ARGUMENT', 'block source', 0, 'blockSize', 'a power of two in [4096, 2^28]', blockSize)
@@ -100,7 +133,14 @@ function validateSource(source: BlockSource): void {
   const seen = new Set<number>()
   blockIndexes.forEach((index, k) => {
     if (!Number.isInteger(index) || index < 0 || index >= entries || seen.has(index)) {
-      fail('VHD_BAD_ARGUMENT', 'block source', k, 'blockIndexes', `distinct integers in [0, ${entries})`, index)
+      fail(
+        'VHD_BAD_ARGUMENT',
+        'block source',
+        k,
+        'blockIndexes',
+        `distinct integers in [0, ${entries})`,
+        index,
+      )
     }
     seen.add(index)
   })

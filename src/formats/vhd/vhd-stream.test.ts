@@ -3,7 +3,13 @@ import { describe, it } from 'node:test'
 import { chainToRaw, writeVhdStream } from './conversions.ts'
 import { MAX_VIRTUAL_SIZE } from './constants.ts'
 import { BufferFile } from './random-access-file.ts'
-import { bufferBlockSource, collect, createRandom, randomInt, randomSparseDisk } from './testing/random-disk.ts'
+import {
+  bufferBlockSource,
+  collect,
+  createRandom,
+  randomInt,
+  randomSparseDisk,
+} from './testing/random-disk.ts'
 import { VhdChain } from './vhd-chain.ts'
 import { VhdFile } from './vhd-file.ts'
 import { parseVhdStream } from './vhd-stream-parser.ts'
@@ -13,7 +19,10 @@ const MiB = 2 ** 20
 const uuid = '11111111-2222-4333-8444-555555555555'
 
 async function writeToBuffer(disk: Uint8Array, blockSize?: number): Promise<BufferFile> {
-  const stream = planVhdStream(bufferBlockSource(disk, blockSize), { uniqueId: uuid, timestampMs: Date.UTC(2026, 0, 1) })
+  const stream = planVhdStream(bufferBlockSource(disk, blockSize), {
+    uniqueId: uuid,
+    timestampMs: Date.UTC(2026, 0, 1),
+  })
   const file = new BufferFile(new Uint8Array(0), 'disk.vhd')
   await writeVhdStream(stream, file)
   assert.equal(file.bytes.length, stream.sizeBytes)
@@ -24,7 +33,13 @@ describe('VHD stream writer and readers', () => {
   it('round-trips random sparse disks raw -> VHD -> raw (random access, chain view and stream parser)', async () => {
     const random = createRandom(42)
     // Empty, sector-sized, not a multiple of 2 MiB, exact multiples: the property holds for each.
-    const sizes = [0, 512, 3 * MiB + 512, 4 * MiB, ...Array.from({ length: 6 }, () => randomInt(random, 1, 24 * 2048) * 512)]
+    const sizes = [
+      0,
+      512,
+      3 * MiB + 512,
+      4 * MiB,
+      ...Array.from({ length: 6 }, () => randomInt(random, 1, 24 * 2048) * 512),
+    ]
     for (const size of sizes) {
       const disk = randomSparseDisk(random, size, randomInt(random, 0, 12))
       const file = await writeToBuffer(disk)
@@ -53,7 +68,14 @@ describe('VHD stream writer and readers', () => {
     const blockSize = 2 * MiB
     const blocks = [0, 7, MAX_VIRTUAL_SIZE / blockSize - 1]
     const data = new Uint8Array(blockSize).fill(0xab)
-    const source = { virtualSize: MAX_VIRTUAL_SIZE, blockSize, blockIndexes: blocks, blocks: async function* () { for (const index of blocks) yield await Promise.resolve({ index, data }) } }
+    const source = {
+      virtualSize: MAX_VIRTUAL_SIZE,
+      blockSize,
+      blockIndexes: blocks,
+      blocks: async function* () {
+        for (const index of blocks) yield await Promise.resolve({ index, data })
+      },
+    }
     const file = new BufferFile()
     await writeVhdStream(planVhdStream(source, { uniqueId: uuid, timestampMs: 0 }), file)
     const vhd = await VhdFile.open(file)
@@ -61,18 +83,31 @@ describe('VHD stream writer and readers', () => {
     assert.deepEqual(vhd.blockIndexes(), blocks)
     assert.deepEqual(await vhd.read(MAX_VIRTUAL_SIZE - 4, 4), new Uint8Array(4).fill(0xab))
     assert.deepEqual(await vhd.read(8 * blockSize, 4), new Uint8Array(4))
-    assert.throws(() => planVhdStream({ ...source, virtualSize: MAX_VIRTUAL_SIZE + 512 }, { uniqueId: uuid, timestampMs: 0 }), { code: 'VHD_BAD_ARGUMENT' })
+    assert.throws(
+      () =>
+        planVhdStream({ ...source, virtualSize: MAX_VIRTUAL_SIZE + 512 }, { uniqueId: uuid, timestampMs: 0 }),
+      { code: 'VHD_BAD_ARGUMENT' },
+    )
   })
 
   it('parses a stream delivered in odd-sized chunks and rejects a truncated one', async () => {
     const disk = randomSparseDisk(createRandom(7), 5 * MiB, 6)
     const bytes = (await writeToBuffer(disk)).bytes
-    const chunks = Array.from({ length: Math.ceil(bytes.length / 777) }, (_, i) => bytes.subarray(i * 777, (i + 1) * 777))
+    const chunks = Array.from({ length: Math.ceil(bytes.length / 777) }, (_, i) =>
+      bytes.subarray(i * 777, (i + 1) * 777),
+    )
     const parsed = await parseVhdStream(chunks)
     const out = new Uint8Array(disk.length)
     for await (const block of parsed.blocks()) out.set(block.data, block.index * parsed.blockSize)
     assert.deepEqual(out, disk)
     const truncated = await parseVhdStream([bytes.subarray(0, bytes.length - 600)])
-    await assert.rejects(collect((async function* () { for await (const b of truncated.blocks()) yield b.data })()), { code: 'VHD_TRUNCATED' })
+    await assert.rejects(
+      collect(
+        (async function* () {
+          for await (const b of truncated.blocks()) yield b.data
+        })(),
+      ),
+      { code: 'VHD_TRUNCATED' },
+    )
   })
 })

@@ -27,7 +27,11 @@ export async function buildVhd(file: RandomAccessFile, options: BuildVhdOptions)
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE
   const empty = planVhdStream(
     { virtualSize: options.virtualSize, blockSize, blockIndexes: [], blocks: async function* () {} },
-    { uniqueId: options.uniqueId, timestampMs: Date.UTC(2026, 0, 1), ...(options.parent === undefined ? {} : { parent: options.parent }) },
+    {
+      uniqueId: options.uniqueId,
+      timestampMs: Date.UTC(2026, 0, 1),
+      ...(options.parent === undefined ? {} : { parent: options.parent }),
+    },
   )
   await writeVhdStream(empty, file)
   const disk = await VhdFile.open(file)

@@ -7,7 +7,11 @@ import type { RandomAccessFile } from '../random-access-file.ts'
  * first half lands), so crash tests also cover partial writes. `limit` 0 never kills; `onOperation`
  * sees every count (the crash test uses it to learn how many operations a merge does).
  */
-export function killSwitchStore(store: MergeStore, limit: number, onOperation: (count: number) => void = () => {}): MergeStore {
+export function killSwitchStore(
+  store: MergeStore,
+  limit: number,
+  onOperation: (count: number) => void = () => {},
+): MergeStore {
   let count = 0
   const step = async (tornWrite?: () => Promise<void>): Promise<void> => {
     count++
@@ -23,7 +27,11 @@ export function killSwitchStore(store: MergeStore, limit: number, onOperation: (
     read: (offset, length) => file.read(offset, length),
     size: () => file.size(),
     async write(offset, data) {
-      await step(data.length > 512 ? () => file.write?.(offset, data.subarray(0, data.length >> 1)) ?? Promise.resolve() : undefined)
+      await step(
+        data.length > 512
+          ? () => file.write?.(offset, data.subarray(0, data.length >> 1)) ?? Promise.resolve()
+          : undefined,
+      )
       await file.write?.(offset, data)
     },
     sync: async () => file.sync?.(),

@@ -33,7 +33,10 @@ export function requireOracle(t: TestContext, oracle: Oracle): boolean {
 }
 
 /** Runs a tool and returns its status and output (never throws on a non-zero exit). */
-export function runTool(command: string, args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
+export function runTool(
+  command: string,
+  args: readonly string[],
+): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 1 << 26 })
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }

@@ -26,7 +26,10 @@ export interface RandomChain {
  * Writes a random base (dynamic) and `deltas` differencing disks in `dir`: odd deltas carry partial
  * sector bitmaps (buildVhd), even ones whole blocks from the stream writer, as XAPI sends them.
  */
-export async function writeRandomChain(random: () => number, options: RandomChainOptions): Promise<RandomChain> {
+export async function writeRandomChain(
+  random: () => number,
+  options: RandomChainOptions,
+): Promise<RandomChain> {
   const { dir, blockSize } = options
   let size = options.virtualSize
   let content: Uint8Array = new Uint8Array(size)
@@ -48,11 +51,25 @@ export async function writeRandomChain(random: () => number, options: RandomChai
     const file = await LocalFile.open(path, 'create')
     try {
       if (level % 2 === 1 || parent === undefined) {
-        await buildVhd(file, { virtualSize: size, blockSize, uniqueId, extents, content, ...(parent === undefined ? {} : { parent }) })
+        await buildVhd(file, {
+          virtualSize: size,
+          blockSize,
+          uniqueId,
+          extents,
+          content,
+          ...(parent === undefined ? {} : { parent }),
+        })
       } else {
         const touched = new Set(extents.flatMap((e) => blocksOf(e.offset, e.length, blockSize)))
-        const source = bufferBlockSource(content, blockSize, [...touched].sort((a, b) => a - b))
-        await writeVhdStream(planVhdStream(source, { uniqueId, timestampMs: Date.UTC(2026, 0, 1), parent }), file)
+        const source = bufferBlockSource(
+          content,
+          blockSize,
+          [...touched].sort((a, b) => a - b),
+        )
+        await writeVhdStream(
+          planVhdStream(source, { uniqueId, timestampMs: Date.UTC(2026, 0, 1), parent }),
+          file,
+        )
       }
     } finally {
       await file.close()

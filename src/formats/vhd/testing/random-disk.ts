@@ -40,7 +40,13 @@ export interface Extent {
  * Random extents over a disk of `virtualSize` bytes: about `count` runs of sectors, some whole
  * blocks, some a few sectors, some crossing block boundaries; starts and lengths are multiples of `alignSectors`.
  */
-export function randomExtents(random: () => number, virtualSize: number, count: number, blockSize = DEFAULT_BLOCK_SIZE, alignSectors = 1): Extent[] {
+export function randomExtents(
+  random: () => number,
+  virtualSize: number,
+  count: number,
+  blockSize = DEFAULT_BLOCK_SIZE,
+  alignSectors = 1,
+): Extent[] {
   const units = Math.floor(virtualSize / SECTOR_SIZE / alignSectors)
   const unitBytes = alignSectors * SECTOR_SIZE
   const out: Extent[] = []
@@ -48,7 +54,10 @@ export function randomExtents(random: () => number, virtualSize: number, count: 
     const kind = random()
     const maxSectors = kind < 0.3 ? blockSize / SECTOR_SIZE : kind < 0.7 ? 16 : (2 * blockSize) / SECTOR_SIZE
     const start = randomInt(random, 0, units - 1)
-    const length = Math.min(randomInt(random, 1, Math.max(1, Math.floor(maxSectors / alignSectors))), units - start)
+    const length = Math.min(
+      randomInt(random, 1, Math.max(1, Math.floor(maxSectors / alignSectors))),
+      units - start,
+    )
     out.push({ offset: start * unitBytes, length: length * unitBytes })
   }
   return out
@@ -56,20 +65,38 @@ export function randomExtents(random: () => number, virtualSize: number, count: 
 
 /** Writes random bytes over each extent of `disk` (in place) and returns it. */
 export function applyExtents(random: () => number, disk: Uint8Array, extents: readonly Extent[]): Uint8Array {
-  for (const extent of extents) fillRandom(random, disk.subarray(extent.offset, extent.offset + extent.length))
+  for (const extent of extents)
+    fillRandom(random, disk.subarray(extent.offset, extent.offset + extent.length))
   return disk
 }
 
 /** A random sparse raw disk of `virtualSize` bytes with about `count` written extents. */
-export function randomSparseDisk(random: () => number, virtualSize: number, count: number, blockSize = DEFAULT_BLOCK_SIZE): Uint8Array {
-  return applyExtents(random, new Uint8Array(virtualSize), randomExtents(random, virtualSize, count, blockSize))
+export function randomSparseDisk(
+  random: () => number,
+  virtualSize: number,
+  count: number,
+  blockSize = DEFAULT_BLOCK_SIZE,
+): Uint8Array {
+  return applyExtents(
+    random,
+    new Uint8Array(virtualSize),
+    randomExtents(random, virtualSize, count, blockSize),
+  )
 }
 
 /** A block source over an in-memory raw disk: every non-zero block (or exactly `indexes`). */
-export function bufferBlockSource(disk: Uint8Array, blockSize = DEFAULT_BLOCK_SIZE, indexes?: readonly number[]): BlockSource {
-  const blockOf = (index: number): Uint8Array => disk.subarray(index * blockSize, Math.min(disk.length, (index + 1) * blockSize))
+export function bufferBlockSource(
+  disk: Uint8Array,
+  blockSize = DEFAULT_BLOCK_SIZE,
+  indexes?: readonly number[],
+): BlockSource {
+  const blockOf = (index: number): Uint8Array =>
+    disk.subarray(index * blockSize, Math.min(disk.length, (index + 1) * blockSize))
   const blockIndexes =
-    indexes ?? Array.from({ length: Math.ceil(disk.length / blockSize) }, (_, i) => i).filter((i) => !isAllZero(blockOf(i)))
+    indexes ??
+    Array.from({ length: Math.ceil(disk.length / blockSize) }, (_, i) => i).filter(
+      (i) => !isAllZero(blockOf(i)),
+    )
   return {
     virtualSize: disk.length,
     blockSize,
@@ -95,8 +122,16 @@ export async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8A
 
 /** Asserts two byte arrays are equal, naming the first differing offset (fast on MiBs, unlike deepEqual). */
 export function assertSameBytes(actual: Uint8Array, expected: Uint8Array, what = 'bytes'): void {
-  if (actual.length !== expected.length) throw new Error(`${what}: length ${actual.length}, expected ${expected.length}`)
-  if (Buffer.from(actual.buffer, actual.byteOffset, actual.length).equals(Buffer.from(expected.buffer, expected.byteOffset, expected.length))) return
+  if (actual.length !== expected.length)
+    throw new Error(`${what}: length ${actual.length}, expected ${expected.length}`)
+  if (
+    Buffer.from(actual.buffer, actual.byteOffset, actual.length).equals(
+      Buffer.from(expected.buffer, expected.byteOffset, expected.length),
+    )
+  )
+    return
   const at = actual.findIndex((byte, i) => byte !== expected[i])
-  throw new Error(`${what}: first difference at byte ${at} (sector ${Math.floor(at / 512)}): got ${actual[at]}, expected ${expected[at]}`)
+  throw new Error(
+    `${what}: first difference at byte ${at} (sector ${Math.floor(at / 512)}): got ${actual[at]}, expected ${expected[at]}`,
+  )
 }
