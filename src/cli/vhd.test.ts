@@ -3,7 +3,12 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { createRandom, randomExtents, applyExtents, randomSparseDisk } from '../formats/vhd/testing/random-disk.ts'
+import {
+  createRandom,
+  randomExtents,
+  applyExtents,
+  randomSparseDisk,
+} from '../formats/vhd/testing/random-disk.ts'
 import { runCli } from './program.ts'
 
 const MiB = 2 ** 20
@@ -12,7 +17,10 @@ let dir = ''
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = ''
   let err = ''
-  const code = await runCli(['node', 'xapi-backup', ...args], { out: (t) => (out += t), err: (t) => (err += t) })
+  const code = await runCli(['node', 'xapi-backup', ...args], {
+    out: (t) => (out += t),
+    err: (t) => (err += t),
+  })
   return { code, out, err }
 }
 
@@ -36,9 +44,23 @@ describe('xapi-backup vhd', () => {
     assert.deepEqual([parsed.virtualSize, parsed.diskType, parsed.creator], [size, 'dynamic', 'tap'])
     assert.match((await cli('vhd', 'info', join(dir, 'base.vhd'))).out, /virtualSize\s+9437696/)
 
-    const next = applyExtents(random, base.slice(), randomExtents(random, size, 1, 2 * MiB, 8).map((e) => ({ offset: e.offset, length: Math.min(e.length, 4096) })))
+    const next = applyExtents(
+      random,
+      base.slice(),
+      randomExtents(random, size, 1, 2 * MiB, 8).map((e) => ({
+        offset: e.offset,
+        length: Math.min(e.length, 4096),
+      })),
+    )
     await writeFile(join(dir, 'next.raw'), next)
-    const delta = await cli('vhd', 'from-raw', join(dir, 'next.raw'), join(dir, 'next.vhd'), '--parent', join(dir, 'base.vhd'))
+    const delta = await cli(
+      'vhd',
+      'from-raw',
+      join(dir, 'next.raw'),
+      join(dir, 'next.vhd'),
+      '--parent',
+      join(dir, 'base.vhd'),
+    )
     assert.equal(delta.code, 0, delta.err)
     assert.match(delta.out, /: [12] block\(s\) over/)
     assert.equal((await cli('vhd', 'check', join(dir, 'base.vhd'), join(dir, 'next.vhd'))).code, 0)
@@ -49,7 +71,11 @@ describe('xapi-backup vhd', () => {
     const merge = await cli('vhd', 'merge', join(dir, 'next.vhd'))
     assert.equal(merge.code, 0, merge.err)
     assert.ok(!(await readdir(dir)).includes('base.vhd'), 'the parent took the child name')
-    assert.equal(JSON.parse((await cli('vhd', 'info', '--json', join(dir, 'next.vhd'))).out).diskType, 'dynamic')
+    assert.equal(
+      (JSON.parse((await cli('vhd', 'info', '--json', join(dir, 'next.vhd'))).out) as { diskType: string })
+        .diskType,
+      'dynamic',
+    )
     assert.equal((await cli('vhd', 'to-raw', join(dir, 'next.vhd'), join(dir, 'merged.raw'))).code, 0)
     assert.ok(Buffer.from(next).equals(await readFile(join(dir, 'merged.raw'))))
   })
@@ -61,7 +87,10 @@ describe('xapi-backup vhd', () => {
     const result = await cli('vhd', 'check', join(dir, 'next.vhd'), join(dir, 'bad.vhd'))
     assert.equal(result.code, 1)
     assert.match(result.out, /^ok .*next\.vhd$/m)
-    assert.match(result.out, /error \[VHD_INVALID\] .*bad\.vhd@\d+ footer\.checksum: expected 0x[0-9a-f]{8}, got 0x[0-9a-f]{8}/)
+    assert.match(
+      result.out,
+      /error \[VHD_INVALID\] .*bad\.vhd@\d+ footer\.checksum: expected 0x[0-9a-f]{8}, got 0x[0-9a-f]{8}/,
+    )
     assert.match(result.err, /1 of 2 file\(s\) damaged/)
     assert.equal((await cli('vhd', 'merge', join(dir, 'next.vhd'))).code, 1)
   })

@@ -68,7 +68,11 @@ async function writeRaw(vhdPath: string, outPath: string): Promise<number> {
   }
 }
 
-async function writeFromRaw(rawPath: string, outPath: string, parentPath: string | undefined): Promise<number> {
+async function writeFromRaw(
+  rawPath: string,
+  outPath: string,
+  parentPath: string | undefined,
+): Promise<number> {
   const raw = await LocalFile.open(rawPath)
   const parent = parentPath === undefined ? undefined : await VhdChain.open(parentPath, openLocal)
   const temp = `${outPath}.tmp`
@@ -77,8 +81,17 @@ async function writeFromRaw(rawPath: string, outPath: string, parentPath: string
     const parentRef =
       parent === undefined || parentPath === undefined
         ? {}
-        : { parent: { uniqueId: parent.top.uniqueId, relativePath: relative(dirname(resolve(outPath)), resolve(parentPath)) } }
-    const stream = planVhdStream(source, { uniqueId: newUuid(), timestampMs: systemClock.now(), ...parentRef })
+        : {
+            parent: {
+              uniqueId: parent.top.uniqueId,
+              relativePath: relative(dirname(resolve(outPath)), resolve(parentPath)),
+            },
+          }
+    const stream = planVhdStream(source, {
+      uniqueId: newUuid(),
+      timestampMs: systemClock.now(),
+      ...parentRef,
+    })
     const out = await LocalFile.open(temp, 'create')
     try {
       await writeVhdStream(stream, out)
@@ -104,7 +117,8 @@ async function findInterruptedMerge(childPath: string): Promise<string | undefin
     if (match?.[1] === undefined) continue
     const parentPath = join(dir, match[1])
     const state = await readMergeState(localMergeStore, mergeStatePath(parentPath))
-    if (state !== undefined && resolve(dir, state.chain.at(-1) ?? '') === resolve(childPath)) return parentPath
+    if (state !== undefined && resolve(dir, state.chain.at(-1) ?? '') === resolve(childPath))
+      return parentPath
   }
   return undefined
 }
@@ -117,11 +131,16 @@ async function runMerge(childPath: string, into: string | undefined): Promise<Me
   }
   const chain = await VhdChain.open(childPath, openLocal)
   await chain.close()
-  if (chain.disks.length < 2) throw new CliExit(1, `${childPath}: not a differencing disk, nothing to merge into`)
-  const ancestor = into === undefined ? resolveParentPath(childPath, chain.top.header?.parentUnicodeName ?? '') : resolve(into)
+  if (chain.disks.length < 2)
+    throw new CliExit(1, `${childPath}: not a differencing disk, nothing to merge into`)
+  const ancestor =
+    into === undefined
+      ? resolveParentPath(childPath, chain.top.header?.parentUnicodeName ?? '')
+      : resolve(into)
   const paths = chain.paths.map((p) => resolve(p))
   const depth = paths.indexOf(resolve(ancestor))
-  if (depth < 1) throw new CliExit(1, `${ancestor}: not an ancestor of ${childPath} (chain: ${chain.paths.join(' -> ')})`)
+  if (depth < 1)
+    throw new CliExit(1, `${ancestor}: not an ancestor of ${childPath} (chain: ${chain.paths.join(' -> ')})`)
   return mergeVhdChain(localMergeStore, paths.slice(0, depth + 1).reverse())
 }
 
@@ -136,7 +155,12 @@ export function registerVhdCommands(program: Command, io: CliIo): void {
     .action(async (file: string, options: { json?: boolean }) => {
       const info = await describeVhd(file)
       if (options.json === true) io.out(`${JSON.stringify(info, null, 2)}\n`)
-      else io.out(Object.entries(info).map(([key, value]) => `${key.padEnd(16)} ${String(value)}\n`).join(''))
+      else
+        io.out(
+          Object.entries(info)
+            .map(([key, value]) => `${key.padEnd(16)} ${String(value)}\n`)
+            .join(''),
+        )
     })
   vhd
     .command('check')
@@ -168,15 +192,21 @@ export function registerVhdCommands(program: Command, io: CliIo): void {
     .option('--parent <vhd>', 'store only the blocks that differ from this VHD (chain)')
     .action(async (raw: string, out: string, options: { parent?: string }) => {
       const blocks = await writeFromRaw(raw, out, options.parent)
-      io.out(`wrote ${basename(out)}: ${blocks} block(s)${options.parent === undefined ? '' : ` over ${options.parent}`}\n`)
+      io.out(
+        `wrote ${basename(out)}: ${blocks} block(s)${options.parent === undefined ? '' : ` over ${options.parent}`}\n`,
+      )
     })
   vhd
     .command('merge')
-    .description('merge a delta (and the deltas between) into its parent or --into ancestor; resumes an interrupted merge')
+    .description(
+      'merge a delta (and the deltas between) into its parent or --into ancestor; resumes an interrupted merge',
+    )
     .argument('<child>')
     .option('--into <ancestor>', 'the ancestor to merge into (default: the parent)')
     .action(async (child: string, options: { into?: string }) => {
       const result = await runMerge(child, options.into)
-      io.out(`merged ${result.mergedBlocks} block(s) (${result.mergedBytes} bytes) into ${result.path}${result.resumed ? ' (resumed)' : ''}\n`)
+      io.out(
+        `merged ${result.mergedBlocks} block(s) (${result.mergedBytes} bytes) into ${result.path}${result.resumed ? ' (resumed)' : ''}\n`,
+      )
     })
 }

@@ -14,15 +14,37 @@ const MiB = 2 ** 20
 /** A differencing stream in XAPI's layout (xapi.md §5.2): MacX locator at 1536 over a zero sector, BAT at 2048. */
 function xapiDeltaStream(): { bytes: Uint8Array; block: Uint8Array } {
   const virtualSize = 5 * MiB
-  const footer = { ...createFooter({ virtualSize, diskType: DiskType.differencing, uniqueId: crypto.randomUUID(), timestampMs: 0 }), creatorApplication: 'caml', timestamp: 0 }
+  const footer = {
+    ...createFooter({
+      virtualSize,
+      diskType: DiskType.differencing,
+      uniqueId: crypto.randomUUID(),
+      timestampMs: 0,
+    }),
+    creatorApplication: 'caml',
+    timestamp: 0,
+  }
   const header = {
-    ...createHeader({ tableOffset: 2048, maxTableEntries: 3, blockSize: 2 * MiB, parent: { uniqueId: crypto.randomUUID(), relativePath: 'base.vhd', timestamp: 0 } }),
+    ...createHeader({
+      tableOffset: 2048,
+      maxTableEntries: 3,
+      blockSize: 2 * MiB,
+      parent: { uniqueId: crypto.randomUUID(), relativePath: 'base.vhd', timestamp: 0 },
+    }),
     parentLocators: [{ platformCode: 0x4d616358, dataSpace: 512, dataLength: 24, dataOffset: 1536 }],
   }
   const bat = new Uint32Array(3).fill(UNUSED_BAT_ENTRY)
   bat[1] = 2560 / 512
   const block = new Uint8Array(2 * MiB).fill(0x5a)
-  const parts = [encodeFooter(footer), encodeHeader(header), new Uint8Array(512), encodeBat(bat), new Uint8Array(512).fill(0xff), block, encodeFooter(footer)]
+  const parts = [
+    encodeFooter(footer),
+    encodeHeader(header),
+    new Uint8Array(512),
+    encodeBat(bat),
+    new Uint8Array(512).fill(0xff),
+    block,
+    encodeFooter(footer),
+  ]
   return { bytes: Buffer.concat(parts), block }
 }
 
@@ -47,7 +69,10 @@ describe('VhdFile', () => {
     const parsed = await parseVhdStream([bytes])
     const blocks = []
     for await (const b of parsed.blocks()) blocks.push(b)
-    assert.deepEqual(blocks.map((b) => b.index), [1])
+    assert.deepEqual(
+      blocks.map((b) => b.index),
+      [1],
+    )
     assert.ok(Buffer.from(blocks[0]?.data ?? []).equals(block))
   })
 })
