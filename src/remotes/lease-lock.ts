@@ -6,7 +6,7 @@ import type { Clock } from '../shared/clock.ts'
 import { isRemoteError, RemoteError } from './remote-error.ts'
 import type { LockHandle, Remote } from './remote.ts'
 import { checkRemotePath } from './remote-path.ts'
-import { readAll } from './write-source.ts'
+import { readAll } from './byte-streams.ts'
 
 interface Lease {
   readonly owner: string

@@ -19,7 +19,7 @@ import type {
   WriteSource,
 } from '../remote.ts'
 import { joinRemotePath } from '../remote-path.ts'
-import { checkedChunks, checkRange, checkStartWithin, sourceChunks } from '../write-source.ts'
+import { checkedChunks, checkRange, checkStartWithin, sourceChunks } from '../byte-streams.ts'
 import { confinePath } from './confine.ts'
 import { lockDirectory } from './local-lock.ts'
 import { publishFile, removeIfPresent, syncDirectory } from './local-fs.ts'

@@ -8,7 +8,7 @@ import { createFixedClock } from '../../shared/clock.ts'
 import { isRemoteError } from '../remote-error.ts'
 import type { RemoteErrorCode } from '../remote-error.ts'
 import type { Remote } from '../remote.ts'
-import { readAll } from '../write-source.ts'
+import { readAll } from '../byte-streams.ts'
 import { conformanceListTests } from './conformance-list.ts'
 import { conformanceLockTests } from './conformance-lock.ts'
 

@@ -16,7 +16,7 @@ import type {
   WriteSource,
 } from '../remote.ts'
 import { checkRemotePath } from '../remote-path.ts'
-import { checkedChunks, checkRange, checkStartWithin, sourceChunks } from '../write-source.ts'
+import { checkedChunks, checkRange, checkStartWithin, sourceChunks } from '../byte-streams.ts'
 
 interface StoredFile {
   readonly data: Buffer

@@ -80,3 +80,22 @@ export function checkStartWithin(path: string, start: number, sizeBytes: number)
     )
   }
 }
+
+/** Yields bytes `[skip, skip + lengthBytes)` of a stream (all after `skip` when length is undefined). */
+export async function* sliceBytes(
+  source: AsyncIterable<Uint8Array>,
+  skip: number,
+  lengthBytes: number | undefined,
+): AsyncGenerator<Uint8Array> {
+  let offset = 0
+  let left = lengthBytes ?? Infinity
+  for await (const chunk of source) {
+    const from = Math.max(0, skip - offset)
+    offset += chunk.byteLength
+    if (from >= chunk.byteLength) continue
+    const piece = chunk.subarray(from, from + Math.min(left, chunk.byteLength - from))
+    left -= piece.byteLength
+    if (piece.byteLength > 0) yield piece
+    if (left <= 0) return
+  }
+}
