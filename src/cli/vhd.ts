@@ -144,9 +144,7 @@ async function runMerge(childPath: string, into: string | undefined): Promise<Me
   return mergeVhdChain(localMergeStore, paths.slice(0, depth + 1).reverse())
 }
 
-/** Registers `vhd info|check|to-raw|from-raw|merge` (issue 3) on `program`. */
-export function registerVhdCommands(program: Command, io: CliIo): void {
-  const vhd = program.command('vhd').description('inspect, check, convert and merge VHD files')
+function registerInspection(vhd: Command, io: CliIo): void {
   vhd
     .command('info')
     .description('print the footer and header facts of a VHD')
@@ -154,13 +152,8 @@ export function registerVhdCommands(program: Command, io: CliIo): void {
     .option('--json', 'print JSON')
     .action(async (file: string, options: { json?: boolean }) => {
       const info = await describeVhd(file)
-      if (options.json === true) io.out(`${JSON.stringify(info, null, 2)}\n`)
-      else
-        io.out(
-          Object.entries(info)
-            .map(([key, value]) => `${key.padEnd(16)} ${String(value)}\n`)
-            .join(''),
-        )
+      const lines = Object.entries(info).map(([key, value]) => `${key.padEnd(16)} ${String(value)}\n`)
+      io.out(options.json === true ? `${JSON.stringify(info, null, 2)}\n` : lines.join(''))
     })
   vhd
     .command('check')
@@ -176,6 +169,9 @@ export function registerVhdCommands(program: Command, io: CliIo): void {
       }
       if (failed > 0) throw new CliExit(1, `${failed} of ${files.length} file(s) damaged`)
     })
+}
+
+function registerConversions(vhd: Command, io: CliIo): void {
   vhd
     .command('to-raw')
     .description('write the content of a VHD (following its chain) as a raw image')
@@ -192,21 +188,26 @@ export function registerVhdCommands(program: Command, io: CliIo): void {
     .option('--parent <vhd>', 'store only the blocks that differ from this VHD (chain)')
     .action(async (raw: string, out: string, options: { parent?: string }) => {
       const blocks = await writeFromRaw(raw, out, options.parent)
-      io.out(
-        `wrote ${basename(out)}: ${blocks} block(s)${options.parent === undefined ? '' : ` over ${options.parent}`}\n`,
-      )
+      const over = options.parent === undefined ? '' : ` over ${options.parent}`
+      io.out(`wrote ${basename(out)}: ${blocks} block(s)${over}\n`)
     })
+}
+
+/** Registers `vhd info|check|to-raw|from-raw|merge` (issue 3) on `program`. */
+export function registerVhdCommands(program: Command, io: CliIo): void {
+  const vhd = program.command('vhd').description('inspect, check, convert and merge VHD files')
+  registerInspection(vhd, io)
+  registerConversions(vhd, io)
   vhd
     .command('merge')
-    .description(
-      'merge a delta (and the deltas between) into its parent or --into ancestor; resumes an interrupted merge',
-    )
+    .description('merge a delta (and the deltas between) into its parent or --into ancestor; resumes')
     .argument('<child>')
     .option('--into <ancestor>', 'the ancestor to merge into (default: the parent)')
     .action(async (child: string, options: { into?: string }) => {
       const result = await runMerge(child, options.into)
+      const resumed = result.resumed ? ' (resumed)' : ''
       io.out(
-        `merged ${result.mergedBlocks} block(s) (${result.mergedBytes} bytes) into ${result.path}${result.resumed ? ' (resumed)' : ''}\n`,
+        `merged ${result.mergedBlocks} block(s) (${result.mergedBytes} bytes) into ${result.path}${resumed}\n`,
       )
     })
 }

@@ -30,6 +30,8 @@ export interface Inspection {
   readonly structure: VhdStructure | undefined
 }
 
+const MAX_ISSUES = 50
+
 interface Region {
   readonly start: number
   readonly end: number
@@ -70,7 +72,7 @@ export async function inspectVhd(file: RandomAccessFile, options: InspectOptions
   if (options.ignoreFooterCopy !== true && issues.length === 0)
     checkFooterCopy(copy, footerBytes, name, issues)
   const structure = await inspectDynamic(file, fileSize, footer, issues)
-  const limit = options.maxIssues ?? 50
+  const limit = options.maxIssues ?? MAX_ISSUES
   return { issues: issues.slice(0, limit), structure }
 }
 
@@ -107,37 +109,18 @@ async function inspectDynamic(
   footer: VhdFooter,
   issues: VhdIssue[],
 ): Promise<VhdStructure | undefined> {
-  const name = file.name
-  const headerOffset = footer.dataOffset
-  if (headerOffset < FOOTER_SIZE || headerOffset + HEADER_SIZE > fileSize - FOOTER_SIZE) {
-    issues.push(
-      issue(
-        'VHD_INVALID',
-        name,
-        16,
-        'footer.dataOffset',
-        `in [512, ${fileSize - FOOTER_SIZE - HEADER_SIZE}]`,
-        headerOffset,
-      ),
-    )
-    return undefined
-  }
-  const headerBytes = await file.read(headerOffset, HEADER_SIZE)
-  const headerIssues = validateHeader(headerBytes, name, headerOffset, footer.currentSize)
-  issues.push(...headerIssues)
-  if (headerIssues.length > 0) return undefined
-  const header = decodeHeader(headerBytes)
+  const header = await readHeader(file, fileSize, footer, issues)
+  if (header === undefined) return undefined
   const batBytes = batSizeBytes(header.maxTableEntries)
   // Bound the BAT by the file before allocating anything for it.
   if (header.tableOffset + batBytes > fileSize - FOOTER_SIZE) {
-    const field = header.tableOffset >= fileSize ? 'header.tableOffset' : 'header.maxTableEntries'
-    const at = header.tableOffset >= fileSize ? headerOffset + 16 : headerOffset + 28
+    const beyond = header.tableOffset >= fileSize
     issues.push(
       issue(
         'VHD_TRUNCATED',
-        name,
-        at,
-        field,
+        file.name,
+        footer.dataOffset + (beyond ? 16 : 28),
+        beyond ? 'header.tableOffset' : 'header.maxTableEntries',
         `BAT within the file (${fileSize} bytes)`,
         `BAT ends at ${header.tableOffset + batBytes}`,
       ),
@@ -147,28 +130,61 @@ async function inspectDynamic(
   const bat = decodeBat(await file.read(header.tableOffset, batBytes), header.maxTableEntries)
   const metadata: Region[] = [
     { start: 0, end: FOOTER_SIZE, what: 'footer copy' },
-    { start: headerOffset, end: headerOffset + HEADER_SIZE, what: 'header' },
+    { start: footer.dataOffset, end: footer.dataOffset + HEADER_SIZE, what: 'header' },
     { start: header.tableOffset, end: header.tableOffset + batBytes, what: 'BAT' },
+    ...locatorRegions(header, footer.dataOffset, fileSize, file.name, issues),
   ]
+  checkMetadataOverlaps(metadata, file.name, issues)
+  const sound = checkBlockExtents(bat, header, metadata, fileSize, file.name, issues)
+  checkBlockOverlaps(bat, header, sound, file.name, issues)
+  return { fileSize, footer, header, bat }
+}
+
+async function readHeader(
+  file: RandomAccessFile,
+  fileSize: number,
+  footer: VhdFooter,
+  issues: VhdIssue[],
+): Promise<VhdHeader | undefined> {
+  const headerOffset = footer.dataOffset
+  if (headerOffset < FOOTER_SIZE || headerOffset + HEADER_SIZE > fileSize - FOOTER_SIZE) {
+    const expected = `in [512, ${fileSize - FOOTER_SIZE - HEADER_SIZE}]`
+    issues.push(issue('VHD_INVALID', file.name, 16, 'footer.dataOffset', expected, headerOffset))
+    return undefined
+  }
+  const headerBytes = await file.read(headerOffset, HEADER_SIZE)
+  const headerIssues = validateHeader(headerBytes, file.name, headerOffset, footer.currentSize)
+  issues.push(...headerIssues)
+  return headerIssues.length > 0 ? undefined : decodeHeader(headerBytes)
+}
+
+function locatorRegions(
+  header: VhdHeader,
+  headerOffset: number,
+  fileSize: number,
+  name: string,
+  issues: VhdIssue[],
+): Region[] {
+  const regions: Region[] = []
   header.parentLocators.forEach((locator, i) => {
     if (locator.platformCode === 0) return
     const end = locator.dataOffset + locatorSpaceBytes(locator)
-    if (!(end <= fileSize - FOOTER_SIZE)) {
-      issues.push(
-        issue(
-          'VHD_TRUNCATED',
-          name,
-          headerOffset + 576 + i * 24 + 16,
-          `header.parentLocators[${i}].dataOffset`,
-          `data within the file (${fileSize} bytes)`,
-          `ends at ${end}`,
-        ),
-      )
-    } else metadata.push({ start: locator.dataOffset, end, what: `parent locator ${i}` })
+    if (end <= fileSize - FOOTER_SIZE) {
+      regions.push({ start: locator.dataOffset, end, what: `parent locator ${i}` })
+      return
+    }
+    issues.push(
+      issue(
+        'VHD_TRUNCATED',
+        name,
+        headerOffset + 576 + i * 24 + 16,
+        `header.parentLocators[${i}].dataOffset`,
+        `data within the file (${fileSize} bytes)`,
+        `ends at ${end}`,
+      ),
+    )
   })
-  checkMetadataOverlaps(metadata, name, issues)
-  checkBlocks(bat, header, metadata, fileSize, name, issues)
-  return { fileSize, footer, header, bat }
+  return regions
 }
 
 function checkMetadataOverlaps(regions: Region[], name: string, issues: VhdIssue[]): void {
@@ -192,65 +208,61 @@ function checkMetadataOverlaps(regions: Region[], name: string, issues: VhdIssue
   }
 }
 
-function checkBlocks(
+/** Checks each allocated entry lies in the data area and off the metadata; returns the sound ones. */
+function checkBlockExtents(
   bat: Uint32Array,
   header: VhdHeader,
   metadata: Region[],
   fileSize: number,
   name: string,
   issues: VhdIssue[],
-): void {
+): number[] {
   const blockBytes = bitmapSizeBytes(header.blockSize) + header.blockSize
   const dataEnd = fileSize - FOOTER_SIZE
-  const entryOffset = (i: number): number => header.tableOffset + i * 4
-  const starts: number[] = []
-  for (let i = 0; i < bat.length && issues.length < 50; i++) {
+  const sound: number[] = []
+  for (let i = 0; i < bat.length && issues.length < MAX_ISSUES; i++) {
     const entry = bat[i]
     if (!isAllocated(entry)) continue
     const start = entry * SECTOR_SIZE
+    const got = `block [${start}, ${start + blockBytes})`
+    const at = header.tableOffset + i * 4
+    const hit = metadata.find((r) => start < r.end && r.start < start + blockBytes)
     if (start + blockBytes > dataEnd) {
       issues.push(
-        issue(
-          'VHD_TRUNCATED',
-          name,
-          entryOffset(i),
-          `bat[${i}]`,
-          `block within the data area (ends <= ${dataEnd})`,
-          `block [${start}, ${start + blockBytes})`,
-        ),
+        issue('VHD_TRUNCATED', name, at, `bat[${i}]`, `block within the data area (ends <= ${dataEnd})`, got),
       )
-      continue
-    }
-    const hit = metadata.find((r) => start < r.end && r.start < start + blockBytes)
-    if (hit !== undefined) {
-      issues.push(
-        issue(
-          'VHD_INVALID',
-          name,
-          entryOffset(i),
-          `bat[${i}]`,
-          `no overlap with the ${hit.what} [${hit.start}, ${hit.end})`,
-          `block [${start}, ${start + blockBytes})`,
-        ),
-      )
-      continue
-    }
-    starts.push(i)
+    } else if (hit !== undefined) {
+      const expected = `no overlap with the ${hit.what} [${hit.start}, ${hit.end})`
+      issues.push(issue('VHD_INVALID', name, at, `bat[${i}]`, expected, got))
+    } else sound.push(i)
   }
-  starts.sort((a, b) => (bat[a] ?? 0) - (bat[b] ?? 0))
-  for (let k = 1; k < starts.length && issues.length < 50; k++) {
-    const prev = starts[k - 1] as number
-    const next = starts[k] as number
+  return sound
+}
+
+/** Two BAT entries whose blocks overlap (or are the same block: the VHD form of a loop). */
+function checkBlockOverlaps(
+  bat: Uint32Array,
+  header: VhdHeader,
+  indexes: number[],
+  name: string,
+  issues: VhdIssue[],
+): void {
+  const blockBytes = bitmapSizeBytes(header.blockSize) + header.blockSize
+  indexes.sort((a, b) => (bat[a] ?? 0) - (bat[b] ?? 0))
+  for (let k = 1; k < indexes.length && issues.length < MAX_ISSUES; k++) {
+    const prev = indexes[k - 1] as number
+    const next = indexes[k] as number
     const prevStart = (bat[prev] ?? 0) * SECTOR_SIZE
     const nextStart = (bat[next] ?? 0) * SECTOR_SIZE
     if (nextStart < prevStart + blockBytes) {
+      const expected = `no overlap with block ${prev} [${prevStart}, ${prevStart + blockBytes})`
       issues.push(
         issue(
           'VHD_INVALID',
           name,
-          entryOffset(next),
+          header.tableOffset + next * 4,
           `bat[${next}]`,
-          `no overlap with block ${prev} [${prevStart}, ${prevStart + blockBytes})`,
+          expected,
           `block at ${nextStart}`,
         ),
       )

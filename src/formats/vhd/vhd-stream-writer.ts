@@ -77,36 +77,39 @@ export function planVhdStream(source: BlockSource, options: VhdStreamOptions): V
   })
   const sizeBytes = dataStart + blockIndexes.length * (bitmapSize + blockSize) + FOOTER_SIZE
   const footerBytes = encodeFooter(footer)
-  return {
-    sizeBytes,
-    footer,
-    async *chunks() {
-      yield footerBytes
-      yield encodeHeader(header)
-      yield encodeBat(bat)
-      const bitmap = fullBitmap(blockSize)
-      let k = 0
-      for await (const block of source.blocks()) {
-        if (block.index !== blockIndexes[k] || block.data.length > blockSize) {
-          fail(
-            'VHD_BAD_ARGUMENT',
-            'block source',
-            k,
-            'blocks()',
-            `block ${blockIndexes[k]} of <= ${blockSize} bytes`,
-            `block ${block.index} of ${block.data.length} bytes`,
-          )
-        }
-        k++
-        yield bitmap
-        yield block.data
-        if (block.data.length < blockSize) yield new Uint8Array(blockSize - block.data.length)
-      }
-      if (k !== blockIndexes.length)
-        fail('VHD_BAD_ARGUMENT', 'block source', k, 'blocks()', `${blockIndexes.length} blocks`, k)
-      yield footerBytes
-    },
+  const metadata = [footerBytes, encodeHeader(header), encodeBat(bat)]
+  return { sizeBytes, footer, chunks: () => streamChunks(source, metadata, footerBytes) }
+}
+
+async function* streamChunks(
+  source: BlockSource,
+  metadata: Uint8Array[],
+  footerBytes: Uint8Array,
+): AsyncGenerator<Uint8Array> {
+  const { blockSize, blockIndexes } = source
+  yield* metadata
+  const bitmap = fullBitmap(blockSize)
+  let k = 0
+  for await (const block of source.blocks()) {
+    if (block.index !== blockIndexes[k] || block.data.length > blockSize) {
+      fail(
+        'VHD_BAD_ARGUMENT',
+        'block source',
+        k,
+        'blocks()',
+        `block ${blockIndexes[k]} of <= ${blockSize} bytes`,
+        `block ${block.index} of ${block.data.length} bytes`,
+      )
+    }
+    k++
+    yield bitmap
+    yield block.data
+    if (block.data.length < blockSize) yield new Uint8Array(blockSize - block.data.length)
   }
+  if (k !== blockIndexes.length) {
+    fail('VHD_BAD_ARGUMENT', 'block source', k, 'blocks()', `${blockIndexes.length} blocks`, k)
+  }
+  yield footerBytes
 }
 
 function validateSource(source: BlockSource): void {
