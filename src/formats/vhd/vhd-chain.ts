@@ -19,6 +19,8 @@ export function resolveParentPath(childPath: string, parentName: string): string
 export interface ChainOptions {
   /** Stop before this ancestor path (exclusive): the chain then holds only the disks above it. */
   readonly until?: string
+  /** Open at most this many disks (the chain then ends on a disk whose parent is not opened). */
+  readonly maxDepth?: number
   readonly inspect?: InspectOptions
 }
 
@@ -42,7 +44,7 @@ export class VhdChain {
     try {
       let current: string | undefined = posix.normalize(path)
       const until = options.until === undefined ? undefined : posix.normalize(options.until)
-      while (current !== undefined && current !== until) {
+      while (current !== undefined && current !== until && paths.length < (options.maxDepth ?? Infinity)) {
         if (paths.includes(current) || paths.length >= MAX_CHAIN_LENGTH) {
           fail(
             'VHD_INVALID',

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rename, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -86,6 +86,23 @@ describe('VHD merge', () => {
     const merged = await readTop(chain.paths.at(-1) as string)
     assertSameBytes(merged.bytes, chain.content)
     assert.equal(merged.depth, 3)
+  })
+
+  it('merges into a differencing parent whose own ancestors are not reachable', async () => {
+    const dir = await mkdtemp(join(root, 'orphan-'))
+    const chain = await writeRandomChain(createRandom(10), {
+      dir,
+      deltas: 3,
+      virtualSize: 5 * 64 * KiB,
+      blockSize: 64 * KiB,
+    })
+    const base = chain.paths[0] as string
+    await rename(base, `${base}.away`)
+    await mergeVhdChain(localMergeStore, chain.paths.slice(1))
+    await rename(`${base}.away`, base)
+    const merged = await readTop(chain.paths.at(-1) as string)
+    assertSameBytes(merged.bytes, chain.content)
+    assert.equal(merged.depth, 2)
   })
 
   it('costs I/O proportional to the child blocks, not to the parent size', async () => {

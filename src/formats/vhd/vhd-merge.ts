@@ -84,7 +84,7 @@ async function planMerge(
   statePath: string,
 ): Promise<MergeState> {
   const opener = (path: string) => store.open(path, 'read')
-  const top = await VhdChain.open(chain.at(-1) as string, opener)
+  const top = await VhdChain.open(chain.at(-1) as string, opener, { maxDepth: chain.length })
   try {
     const expected = chain.slice().reverse()
     const actual = top.paths.slice(0, chain.length).map((p) => posix.normalize(p))
