@@ -9,6 +9,8 @@ import {
   applyExtents,
   randomSparseDisk,
 } from '../formats/vhd/testing/random-disk.ts'
+import type { MergeStore } from '../formats/vhd/index.ts'
+import { localMergeStore, mergeVhdChain } from '../formats/vhd/index.ts'
 import { runCli } from './program.ts'
 
 const MiB = 2 ** 20
@@ -78,6 +80,31 @@ describe('xapi-backup vhd', () => {
     )
     assert.equal((await cli('vhd', 'to-raw', join(dir, 'next.vhd'), join(dir, 'merged.raw'))).code, 0)
     assert.ok(Buffer.from(next).equals(await readFile(join(dir, 'merged.raw'))))
+  })
+
+  it('resumes an interrupted merge found by its state file', async () => {
+    const random = createRandom(12)
+    const base = randomSparseDisk(random, 4 * MiB, 3)
+    const next = applyExtents(random, base.slice(), [{ offset: 2 * MiB, length: 4096 }])
+    await writeFile(join(dir, 'r0.raw'), base)
+    await writeFile(join(dir, 'r1.raw'), next)
+    await cli('vhd', 'from-raw', join(dir, 'r0.raw'), join(dir, 'r0.vhd'))
+    await cli('vhd', 'from-raw', join(dir, 'r1.raw'), join(dir, 'r1.vhd'), '--parent', join(dir, 'r0.vhd'))
+    const crashing: MergeStore = {
+      ...localMergeStore,
+      async rename(from, to) {
+        await localMergeStore.rename(from, to)
+        throw new Error('crash right after the rename')
+      },
+    }
+    await assert.rejects(mergeVhdChain(crashing, [join(dir, 'r0.vhd'), join(dir, 'r1.vhd')]))
+    assert.ok((await readdir(dir)).includes('.r0.vhd.merge.json'))
+    const resumed = await cli('vhd', 'merge', join(dir, 'r1.vhd'))
+    assert.equal(resumed.code, 0, resumed.err)
+    assert.match(resumed.out, /\(resumed\)/)
+    assert.ok(!(await readdir(dir)).includes('.r0.vhd.merge.json'))
+    assert.equal((await cli('vhd', 'to-raw', join(dir, 'r1.vhd'), join(dir, 'r1.out'))).code, 0)
+    assert.ok(Buffer.from(next).equals(await readFile(join(dir, 'r1.out'))))
   })
 
   it('exits 1 on a damaged file and names the field', async () => {
