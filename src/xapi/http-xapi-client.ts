@@ -206,6 +206,8 @@ export class HttpXapiClient implements XapiClient {
     if (method === 'session.login_with_password' || method === 'session.logout') {
       throw new BackupError('XAPI_BAD_CALL', `${method} is managed by connect()/disconnect(), not call()`)
     }
+    // system.listMethods is one of the two calls without a session (xapi.md §1.4, §1.5).
+    if (method === 'system.listMethods') return this.#rpc(method, args, options)
     return this.withSession((session) => this.#rpc(method, [session, ...args], options), options)
   }
 
@@ -220,7 +222,10 @@ export class HttpXapiClient implements XapiClient {
     args: readonly XapiValue[] = [],
     options: CallOptions = {},
   ): Promise<XapiValue> {
-    const taskRef = expectString(await this.call(`Async.${method}`, args, options), `Async.${method}`)
+    options.signal?.throwIfAborted()
+    // Not aborted mid-flight: a task created by an answer we dropped could not be cancelled.
+    const quick = options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }
+    const taskRef = expectString(await this.call(`Async.${method}`, args, quick), `Async.${method}`)
     try {
       return await this.#waitTask(taskRef, method, options)
     } finally {

@@ -105,6 +105,7 @@ export async function waitForTask(
   options: CallOptions,
 ): Promise<XapiValue> {
   try {
+    options.signal?.throwIfAborted()
     return taskOutcome(await waitForTaskRecord(deps, taskRef, options), method)
   } catch (error) {
     if (options.signal?.aborted === true) {

@@ -135,7 +135,7 @@ export type XapiClient = {
   connect(options?: CallOptions): Promise<void>
   /** Logs out (`session.logout`) and releases sockets; the client can connect again later. */
   disconnect(): Promise<void>
-  /** Calls `method` with the session prepended; re-logs in once on SESSION_INVALID. */
+  /** Calls `method` with the session prepended (not for `system.listMethods`); re-logs in once on SESSION_INVALID. */
   call<M extends XapiMethod>(
     method: M,
     args: XapiMethods[M]['args'],
