@@ -17,6 +17,9 @@ import {
   randomSparseDisk,
 } from './testing/random-disk.ts'
 import { VhdChain } from './vhd-chain.ts'
+import { localMergeStore } from './merge-store.ts'
+import { writeRandomChain } from './testing/random-chain.ts'
+import { mergeVhdChain } from './vhd-merge.ts'
 import { planVhdStream } from './vhd-stream-writer.ts'
 
 const MiB = 2 ** 20
@@ -101,6 +104,29 @@ describe('VHD oracles', () => {
         await chain.close()
       }
     }
+  })
+
+  it('qemu-img reads a merged disk (moved blocks, grown BAT, appended blocks) byte-exact', async (t) => {
+    if (!requireOracle(t, 'qemu-img')) return
+    const chainDir = await mkdtemp(join(dir, 'merged-'))
+    const chain = await writeRandomChain(createRandom(21), {
+      dir: chainDir,
+      deltas: 4,
+      virtualSize: 40 * 64 * 1024,
+      blockSize: 64 * 1024,
+      growBytes: 120 * 64 * 1024,
+    })
+    await mergeVhdChain(localMergeStore, chain.paths)
+    const rawPath = join(chainDir, 'expected.raw')
+    await writeFile(rawPath, chain.content)
+    const target = chain.paths.at(-1) as string
+    const info = runTool('qemu-img', ['info', '-f', 'vpc', '--output=json', target])
+    assert.equal(
+      (JSON.parse(info.stdout) as { 'virtual-size': number })['virtual-size'],
+      chain.content.length,
+    )
+    const compare = runTool('qemu-img', ['compare', '-f', 'raw', '-F', 'vpc', rawPath, target])
+    assert.equal(compare.status, 0, `${compare.stdout}${compare.stderr}`)
   })
 
   it('libvhdi reads the differencing chains we write byte-exact through set_parent', async (t) => {
