@@ -69,6 +69,13 @@ module.exports = {
       to: { path: '@aws-sdk/' },
     },
     {
+      name: 'zod-at-boundaries',
+      comment: 'zod validates input at boundaries only: repository metadata, app config, later the API.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(repository|app|api)/' },
+      to: { path: 'node_modules/zod/' },
+    },
+    {
       name: 'no-cycles',
       severity: 'error',
       from: {},
