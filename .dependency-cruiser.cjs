@@ -2,6 +2,8 @@
 // Paths are relative to the directory depcruise runs in, so the same file also checks
 // the violation fixture under test/fixtures/layer-violation/.
 const contracts = '^src/(xapi|remotes)/(types|remote|[a-z-]+-error)\\.ts$'
+// Tests and their helpers may wire concrete implementations (a memory remote, the simulator).
+const TESTS = ['\\.test\\.ts$', '/testing/']
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -25,7 +27,7 @@ module.exports = {
       comment:
         'repository imports shared, tasks, formats and the Remote port only, never a concrete remote or XAPI.',
       severity: 'error',
-      from: { path: '^src/repository/' },
+      from: { path: '^src/repository/', pathNot: TESTS },
       to: {
         path: '^src/',
         pathNot: ['^src/(shared|tasks|formats|repository)/', '^src/remotes/(remote|[a-z-]+-error)\\.ts$'],
@@ -36,7 +38,7 @@ module.exports = {
       comment:
         'engine imports shared, tasks, formats, repository, and xapi/remotes contracts (types, errors) only.',
       severity: 'error',
-      from: { path: '^src/engine/' },
+      from: { path: '^src/engine/', pathNot: TESTS },
       to: { path: '^src/', pathNot: ['^src/(shared|tasks|formats|repository|engine)/', contracts] },
     },
     {
