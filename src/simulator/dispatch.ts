@@ -28,6 +28,7 @@ export class Dispatcher {
   private readonly methods: ReadonlyMap<string, MethodDef>
   private readonly faults: FaultRegistry
   private readonly tasks: TaskRunner
+  private readonly shutdown = new AbortController()
 
   constructor(
     ctx: SimulatorContext,
@@ -39,6 +40,12 @@ export class Dispatcher {
     this.methods = methods
     this.faults = faults
     this.tasks = tasks
+  }
+
+  /** Wakes every blocked call (event.from, latency) and aborts running tasks, for server shutdown. */
+  close(): void {
+    this.shutdown.abort()
+    this.tasks.close()
   }
 
   /** Runs one call; never throws for API errors (they become `fault` results). */
@@ -96,12 +103,12 @@ export class Dispatcher {
         value: this.startTask(def, session as string, values, latencyMs),
         type: t.ref('task'),
       }
-    if (latencyMs > 0) await this.ctx.clock.sleep(latencyMs)
+    if (latencyMs > 0) await this.ctx.clock.sleep(latencyMs, this.shutdown.signal)
     const ctx: CallContext = {
       ...this.ctx,
       session: session as string,
       task: undefined,
-      signal: new AbortController().signal,
+      signal: this.shutdown.signal,
     }
     return { kind: 'value', value: await def.run(ctx, values), type: def.result }
   }

@@ -71,6 +71,7 @@ export class SimulatorServer {
 
   /** Stops accepting connections and closes the open ones. */
   async close(): Promise<void> {
+    this.dispatcher.close()
     const closed = new Promise<void>((resolve) =>
       this.server.close(() => {
         resolve()

@@ -64,6 +64,11 @@ export class TaskRunner {
     this.running.get(task)?.abort(new XapiFault('TASK_CANCELLED', [task]))
   }
 
+  /** Aborts every running task body (server shutdown); they end cancelled. */
+  close(): void {
+    for (const [task, controller] of this.running) controller.abort(new XapiFault('TASK_CANCELLED', [task]))
+  }
+
   /** Ends a pending task with success and an already XML-encoded result (`""` for void). */
   succeed(task: string, encodedResult: string): void {
     this.finish(task, { status: 'success', result: encodedResult })

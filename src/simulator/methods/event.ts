@@ -86,6 +86,10 @@ async function eventFrom(
   const since = parseToken(token)
   const sub = parseSubscription(entries)
   const stop = new AbortController()
+  const onAbort = (): void => {
+    stop.abort()
+  }
+  ctx.signal.addEventListener('abort', onAbort)
   const state = { timedOut: false }
   void ctx.clock
     .sleep(Math.max(0, timeoutS) * 1000, stop.signal)
@@ -106,6 +110,7 @@ async function eventFrom(
       await ctx.db.waitForChange(generation, stop.signal)
     }
   } finally {
+    ctx.signal.removeEventListener('abort', onAbort)
     stop.abort()
   }
 }
