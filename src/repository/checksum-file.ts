@@ -1,0 +1,46 @@
+import { createHash } from 'node:crypto'
+import { RepositoryError } from './repository-error.ts'
+
+// XO's `.checksum` files: crypt(3)-like `$<id>$$<hex>`, id 1 = MD5 (what XO writes), 5 = SHA-256,
+// 6 = SHA-512, computed over the bytes as stored (xen-orchestra-backups.md §2.4).
+const ALGORITHMS: Readonly<Record<string, string>> = { '1': 'md5', '5': 'sha256', '6': 'sha512' }
+const FORMAT = /^\$(1|5|6)\$\$([0-9a-f]+)$/
+
+/** A running checksum of bytes as they are written, in XO's `.checksum` text form at the end. */
+export interface ChecksumStage {
+  /** Passes chunks through while hashing them. */
+  readonly stage: (source: AsyncIterable<Uint8Array>) => AsyncGenerator<Uint8Array>
+  /** `$1$$<md5>` of everything that went through (call after the stage is drained). */
+  text(): string
+}
+
+/** A stage computing XO's MD5 checksum text (`$1$$<hex>`) of the bytes it passes. */
+export function md5ChecksumStage(): ChecksumStage {
+  const hash = createHash('md5')
+  let digest: string | undefined
+  return {
+    async *stage(source) {
+      for await (const chunk of source) {
+        hash.update(chunk)
+        yield chunk
+      }
+    },
+    text() {
+      digest ??= hash.digest('hex')
+      return `$1$$${digest}`
+    },
+  }
+}
+
+/** The hash algorithm and expected hex digest of a `.checksum` file's text (CHECKSUM_MISMATCH on an unknown form). */
+export function parseChecksumText(text: string, path: string): { algorithm: string; hex: string } {
+  const match = FORMAT.exec(text.trim())
+  const algorithm = match === null ? undefined : ALGORITHMS[match[1] ?? '']
+  if (match === null || algorithm === undefined) {
+    throw new RepositoryError(
+      'CHECKSUM_MISMATCH',
+      `${path}: expected "$1$$<md5 hex>" (or $5$/$6$), got ${JSON.stringify(text.slice(0, 80))}`,
+    )
+  }
+  return { algorithm, hex: match[2] ?? '' }
+}
