@@ -53,14 +53,16 @@ export type OpenRequest = {
  * reason, the timeout and socket errors with XapiTransportError.
  */
 export function openRequest(spec: HttpRequestSpec): OpenRequest {
-  const controller = new AbortController()
+  const lib = spec.url.protocol === 'https:' ? https : http
+  const request = lib.request(spec.url, { method: spec.method, headers: spec.headers, agent: spec.agent })
   let timedOut = false
+  // Timer and abort listener instead of request's `signal` option: cheaper per call (bench/xapi.bench.ts).
   const timer = setTimeout(() => {
     timedOut = true
-    controller.abort()
+    request.destroy(new Error(`no answer within ${spec.timeoutMs} ms`))
   }, spec.timeoutMs)
   const onAbort = (): void => {
-    controller.abort()
+    request.destroy(new Error('aborted'))
   }
   spec.signal?.addEventListener('abort', onAbort, { once: true })
   const cleanup = (): void => {
@@ -75,13 +77,6 @@ export function openRequest(spec: HttpRequestSpec): OpenRequest {
     if (timedOut) return new XapiTransportError(spec.what, 'timeout', true, error)
     return error instanceof XapiTransportError ? error : toTransportError(spec.what, error)
   }
-  const lib = spec.url.protocol === 'https:' ? https : http
-  const request = lib.request(spec.url, {
-    method: spec.method,
-    headers: spec.headers,
-    agent: spec.agent,
-    signal: controller.signal,
-  })
   const response = new Promise<IncomingMessage>((resolve, reject) => {
     request.once('response', resolve)
     request.once('error', (error) => {
@@ -91,7 +86,7 @@ export function openRequest(spec: HttpRequestSpec): OpenRequest {
   })
   response.catch(() => undefined)
   request.once('close', cleanup)
-  if (spec.signal?.aborted === true) controller.abort()
+  if (spec.signal?.aborted === true) onAbort()
   return {
     request,
     response,
@@ -111,15 +106,19 @@ export async function sendBuffered(spec: HttpRequestSpec, body: string): Promise
   open.request.end(body)
   const res = await open.response
   try {
-    const chunks: Buffer[] = []
-    for await (const chunk of res) chunks.push(chunk as Buffer)
-    if (!res.complete)
-      throw toTransportError(spec.what, new Error('connection closed before the end of the answer'))
-    return {
-      status: res.statusCode ?? 0,
-      contentType: res.headers['content-type'] ?? '',
-      body: Buffer.concat(chunks).toString('utf8'),
-    }
+    const body = await new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.once('error', reject)
+      res.once('end', () => {
+        resolve(Buffer.concat(chunks).toString('utf8'))
+      })
+      res.once('close', () => {
+        if (!res.complete)
+          reject(toTransportError(spec.what, new Error('connection closed before the end of the answer')))
+      })
+    })
+    return { status: res.statusCode ?? 0, contentType: res.headers['content-type'] ?? '', body }
   } catch (error) {
     throw open.mapError(error)
   } finally {

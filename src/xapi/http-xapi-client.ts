@@ -13,14 +13,15 @@ import type {
   ResourceQuery,
   XapiClient,
   XapiDownload,
+  XapiEvent,
   XapiEventBatch,
   XapiMethod,
   XapiMethods,
   XapiTransportKind,
   XapiValue,
 } from './types.ts'
-import type { RpcTransport } from './rpc-transports.ts'
-import { JsonRpcUnsupportedError, createJsonRpcTransport, createXmlRpcTransport } from './rpc-transports.ts'
+import type { SelectingTransport } from './rpc-transports.ts'
+import { createSelectingTransport } from './rpc-transports.ts'
 import { expectString, normalizeEventBatch, normalizeRecord, normalizeRecordMap } from './records.ts'
 import { waitForTask } from './task-waiter.ts'
 import { getResource, putResource } from './resources.ts'
@@ -61,7 +62,7 @@ export class HttpXapiClient implements XapiClient {
   readonly #clock: Clock
   #baseUrl: URL
   #agent: http.Agent | undefined
-  #transport: RpcTransport | undefined
+  #transport: SelectingTransport | undefined
   #session: string | undefined
   #login: Promise<string> | undefined
 
@@ -95,30 +96,17 @@ export class HttpXapiClient implements XapiClient {
     return this.#agent
   }
 
-  #createTransport(kind: XapiTransportKind): RpcTransport {
-    const endpoint = { baseUrl: this.#baseUrl, agent: this.#getAgent() }
-    return kind === 'json-rpc' ? createJsonRpcTransport(endpoint) : createXmlRpcTransport(endpoint)
+  #getTransport(): SelectingTransport {
+    this.#transport ??= createSelectingTransport(
+      { baseUrl: this.#baseUrl, agent: this.#getAgent() },
+      this.#options.transport ?? 'auto',
+    )
+    return this.#transport
   }
 
-  async #send(method: string, params: readonly XapiValue[], options: CallOptions): Promise<XapiValue> {
-    const callOptions = {
-      signal: options.signal,
-      timeoutMs: options.timeoutMs ?? this.#options.callTimeoutMs ?? 600_000,
-    }
-    const mode = this.#options.transport ?? 'auto'
-    if (this.#transport === undefined && mode !== 'auto') this.#transport = this.#createTransport(mode)
-    if (this.#transport !== undefined) return this.#transport.call(method, params, callOptions)
-    const json = this.#createTransport('json-rpc')
-    try {
-      const value = await json.call(method, params, callOptions)
-      this.#transport = json
-      return value
-    } catch (error) {
-      if (!(error instanceof JsonRpcUnsupportedError)) throw error
-      // /jsonrpc did not handle the call, so replaying it over XML-RPC cannot run it twice.
-      this.#transport = this.#createTransport('xml-rpc')
-      return this.#transport.call(method, params, callOptions)
-    }
+  #send(method: string, params: readonly XapiValue[], options: CallOptions): Promise<XapiValue> {
+    const timeoutMs = options.timeoutMs ?? this.#options.callTimeoutMs ?? 600_000
+    return this.#getTransport().call(method, params, { signal: options.signal, timeoutMs })
   }
 
   /** One RPC, resent only when XapiTransportError says it is safe (read-only, or never delivered). */
@@ -150,7 +138,10 @@ export class HttpXapiClient implements XapiClient {
       // A pool member refuses logins and names its master (xapi.md §1.4): go there, once.
       this.#baseUrl = urlOfMaster(this.#baseUrl, master)
       const kind = this.#transport?.kind
-      this.#transport = kind === undefined ? undefined : this.#createTransport(kind)
+      this.#transport = createSelectingTransport(
+        { baseUrl: this.#baseUrl, agent: this.#getAgent() },
+        kind ?? this.#options.transport ?? 'auto',
+      )
       return expectString(
         await this.#rpc('session.login_with_password', args, options),
         'session.login_with_password',
@@ -279,6 +270,21 @@ export class HttpXapiClient implements XapiClient {
     const seconds = Number.isInteger(timeoutSeconds) ? timeoutSeconds + 0.001 : timeoutSeconds
     const value = await this.call('event.from', [classes, token, seconds], { ...options, timeoutMs })
     return normalizeEventBatch(value, 'event.from')
+  }
+
+  async *watchEvents(classes: readonly string[], options: CallOptions = {}): AsyncGenerator<XapiEvent> {
+    let token = ''
+    for (;;) {
+      try {
+        const batch = await this.eventFrom(classes, token, this.#options.eventTimeoutSeconds ?? 30, options)
+        token = batch.token
+        yield* batch.events
+      } catch (error) {
+        // The server dropped our backlog: start again from the current state (xapi.md §1.7).
+        if (!isXapiErrorCode(error, 'EVENTS_LOST')) throw error
+        token = ''
+      }
+    }
   }
 
   #resourceDeps(): Parameters<typeof getResource>[0] {

@@ -106,3 +106,41 @@ export function createXmlRpcTransport(endpoint: RpcEndpoint): RpcTransport {
     },
   }
 }
+
+/** A transport that may still have to pick its protocol: `kind` is undefined until it has. */
+export type SelectingTransport = {
+  readonly kind: XapiTransportKind | undefined
+  call(method: string, params: readonly XapiValue[], options: TransportCallOptions): Promise<XapiValue>
+}
+
+/**
+ * The transport for `mode`: a fixed protocol, or `auto`, which sends the first call over JSON-RPC
+ * and switches to XML-RPC for good when `/jsonrpc` does not answer JSON (xapi.md §1.1).
+ */
+export function createSelectingTransport(
+  endpoint: RpcEndpoint,
+  mode: XapiTransportKind | 'auto',
+): SelectingTransport {
+  const create = (kind: XapiTransportKind): RpcTransport =>
+    kind === 'json-rpc' ? createJsonRpcTransport(endpoint) : createXmlRpcTransport(endpoint)
+  let chosen = mode === 'auto' ? undefined : create(mode)
+  return {
+    get kind() {
+      return chosen?.kind
+    },
+    async call(method, params, options) {
+      if (chosen !== undefined) return chosen.call(method, params, options)
+      const json = create('json-rpc')
+      try {
+        const value = await json.call(method, params, options)
+        chosen = json
+        return value
+      } catch (error) {
+        if (!(error instanceof JsonRpcUnsupportedError)) throw error
+        // /jsonrpc did not handle the call, so replaying it over XML-RPC cannot run it twice.
+        chosen = create('xml-rpc')
+        return chosen.call(method, params, options)
+      }
+    },
+  }
+}

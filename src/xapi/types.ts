@@ -167,6 +167,11 @@ export type XapiClient = {
     timeoutSeconds: number,
     options?: CallOptions,
   ): Promise<XapiEventBatch>
+  /**
+   * Streams the events of `classes` (xapi.md §1.7): first every current object as `add`, then
+   * changes as they happen, until `options.signal` aborts; EVENTS_LOST restarts from a full dump.
+   */
+  watchEvents(classes: readonly string[], options?: CallOptions): AsyncIterable<XapiEvent>
   /** GET an HTTP handler (`/export`, `/export_raw_vdi`…) as a stream. */
   getResource(path: string, query: ResourceQuery, options?: ResourceOptions): Promise<XapiDownload>
   /** PUT a stream to an HTTP handler (`/import`, `/import_raw_vdi`…) and return its task's decoded result. */

@@ -174,6 +174,29 @@ for (const transport of ['json-rpc', 'xml-rpc'] as const satisfies readonly Xapi
       assert.equal(ops.at(-1), 'del')
     })
 
+    it('watchEvents yields the current objects, then a change as it happens', async () => {
+      const controller = new AbortController()
+      const events = client.watchEvents(['VM'], { signal: controller.signal })[Symbol.asyncIterator]()
+      const next = async (): Promise<XapiEvent> => {
+        const result = await events.next()
+        assert.ok(result.done !== true)
+        return result.value
+      }
+      const initial = new Set<string>()
+      while (initial.size < sim.db.all('VM').length) {
+        const event = await next()
+        assert.equal(event.operation, 'add')
+        initial.add(event.ref)
+      }
+      await client.call('VM.set_name_description', [vm('archive'), 'watched'])
+      let change = await next()
+      while (change.ref !== vm('archive')) change = await next()
+      assert.equal(change.operation, 'mod')
+      assert.equal(change.snapshot?.name_description, 'watched')
+      controller.abort()
+      await assert.rejects(events.next(), { name: 'AbortError' })
+    })
+
     it('§8.5.14 event.from: "" dumps current objects as add, later tokens give deltas; inject + pool barrier', async () => {
       const first = await client.eventFrom(['VM', 'task'], '', 0.1)
       const vmAdds = first.events.filter((e) => e.class === 'vm' && e.operation === 'add')
