@@ -66,4 +66,13 @@ describe('SimulatorDb', () => {
     )
     assert.deepEqual(db.deletedSince(db.currentGeneration, classes), [])
   })
+
+  it('forgets old deletions beyond its bound and says up to which generation', () => {
+    const db = new SimulatorDb({ maxTombstones: 4 })
+    const refs = Array.from({ length: 5 }, () => db.create('task', {}))
+    const since = db.currentGeneration
+    for (const ref of refs) db.destroy('task', ref)
+    assert.ok(db.forgottenGeneration > since)
+    assert.equal(db.deletedSince(since, new Set(['task'])).length, 3)
+  })
 })

@@ -21,6 +21,8 @@ export interface Tombstone {
   readonly deleted: number
 }
 
+const MAX_TOMBSTONES = 100_000
+
 /** Makes a fresh `OpaqueRef:<uuid>` (xapi.md §1.5). */
 export function newRef(): string {
   return `OpaqueRef:${newUuid()}`
@@ -39,6 +41,13 @@ export class SimulatorDb {
   private readonly waiters = new Set<() => void>()
   private readonly contentHandles = new Map<string, { handle: string; origin: string | undefined }>()
   private generation = 0
+  private forgottenUpTo = 0
+  private readonly maxTombstones: number
+
+  /** `maxTombstones` bounds the deletions remembered for event.from (default 100 000). */
+  constructor(options: { readonly maxTombstones?: number } = {}) {
+    this.maxTombstones = options.maxTombstones ?? MAX_TOMBSTONES
+  }
 
   /** The generation of the last write (0 before any). */
   get currentGeneration(): number {
@@ -122,6 +131,16 @@ export class SimulatorDb {
     }
     this.contentHandles.delete(ref)
     this.tombstones.push({ cls, ref, created: meta?.created ?? 0, deleted: this.bump() })
+    // Bounded memory: old deletions are forgotten, and tokens from before them get EVENTS_LOST.
+    if (this.tombstones.length > this.maxTombstones) {
+      const dropped = this.tombstones.splice(0, Math.ceil(this.maxTombstones / 2))
+      this.forgottenUpTo = dropped.at(-1)?.deleted ?? this.forgottenUpTo
+    }
+  }
+
+  /** Deletions up to this generation are forgotten: an older event.from token must refetch (EVENTS_LOST). */
+  get forgottenGeneration(): number {
+    return this.forgottenUpTo
   }
 
   /** The opaque handle of a VDI's contents (the data-plane issue gives it meaning), or undefined. */

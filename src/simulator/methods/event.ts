@@ -84,6 +84,7 @@ async function eventFrom(
   timeoutS: number,
 ): Promise<Value> {
   const since = parseToken(token)
+  if (since > 0 && since < ctx.db.forgottenGeneration) throw new XapiFault('EVENTS_LOST', [])
   const sub = parseSubscription(entries)
   const stop = new AbortController()
   const onAbort = (): void => {

@@ -3,6 +3,7 @@ import { CLASSES } from '../schema/index.ts'
 import { accessorMethods } from './accessors.ts'
 import { deviceMethods } from './devices.ts'
 import { eventMethods } from './event.ts'
+import { miscMethods } from './misc.ts'
 import { sessionMethods } from './session.ts'
 import { taskMethods } from './task.ts'
 import { vdiMethods } from './vdi.ts'
@@ -24,6 +25,7 @@ export function buildMethodTable(): Map<string, MethodDef> {
     ...vmCopyMethods(),
     ...vdiMethods(),
     ...deviceMethods(),
+    ...miscMethods(),
   ])
     table.set(def.name, def)
   return table
