@@ -18,8 +18,10 @@ export const DiskType = { fixed: 2, dynamic: 3, differencing: 4 } as const
 export type DiskTypeValue = (typeof DiskType)[keyof typeof DiskType]
 /** VHD timestamps count seconds from 2000-01-01T00:00:00Z (spec "Time Stamp"). */
 export const VHD_EPOCH_MS = Date.UTC(2000, 0, 1)
-/** Largest virtual size we read or write: XAPI refuses VHD above 2040 GiB, qemu too (tooling.md §1.2.4). */
+/** Largest virtual size we write: XAPI refuses VHD above 2040 GiB, qemu too (tooling.md §1.2.4). */
 export const MAX_VIRTUAL_SIZE = 2040 * 1024 ** 3
+/** Largest virtual size we read: 2 TiB covers XO's `2 TiB - 8 KiB` limit (xapi.md §5.1). */
+export const MAX_READABLE_SIZE = 2 * 1024 ** 4
 /** `tap\0` (blktap): qemu takes the virtual size from `currentSize` for it, not from CHS (tooling.md §1.2.3). */
 export const CREATOR_APPLICATION = 'tap\0'
 /** File format and header version 1.0. */

@@ -4,7 +4,7 @@ import {
   DiskType,
   FOOTER_SIZE,
   FORMAT_VERSION,
-  MAX_VIRTUAL_SIZE,
+  MAX_READABLE_SIZE,
   VHD_EPOCH_MS,
 } from './constants.ts'
 import {
@@ -148,8 +148,8 @@ export function validateFooter(bytes: Uint8Array, file: string, offset: number):
       footer.dataOffset,
     )
   }
-  if (!(footer.currentSize <= MAX_VIRTUAL_SIZE) || footer.currentSize % 512 !== 0) {
-    at('currentSize', 48, `a multiple of 512 <= ${MAX_VIRTUAL_SIZE}`, footer.currentSize)
+  if (!(footer.currentSize <= MAX_READABLE_SIZE) || footer.currentSize % 512 !== 0) {
+    at('currentSize', 48, `a multiple of 512 <= ${MAX_READABLE_SIZE}`, footer.currentSize)
   }
   return issues
 }
