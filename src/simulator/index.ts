@@ -11,6 +11,7 @@ import type { BuiltPool } from './pool/build.ts'
 import { buildPool } from './pool/build.ts'
 import { DEMO_POOL } from './pool/demo.ts'
 import type { PoolDescription } from './pool/description.ts'
+import { PoolDescriptionError } from './pool/description.ts'
 import type { HttpHandler } from './server.ts'
 import { SimulatorServer } from './server.ts'
 import { TaskRunner } from './tasks.ts'
@@ -44,6 +45,11 @@ export interface SimulatorOptions {
   readonly password?: string
   /** Act as a pool member: every login fails with `HOST_IS_SLAVE [slaveOf]` (xapi.md §1.4). */
   readonly slaveOf?: string
+  /**
+   * Answer as this host of the pool (by name); when it is not the master (the first host),
+   * logins fail with `HOST_IS_SLAVE [master address]`.
+   */
+  readonly actAsHost?: string
 }
 
 /** A started simulator: where to reach it, how to log in, direct database access, faults, and `close`. */
@@ -75,13 +81,22 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const methods = buildMethodTable()
   const tasks = new TaskRunner(db, clock, () => pool.master)
   const masterAddress = db.get('host', pool.master).address as string
+  const actAs = options.actAsHost === undefined ? pool.master : pool.hosts.get(options.actAsHost)
+  if (actAs === undefined) {
+    throw new PoolDescriptionError(
+      'options',
+      'actAsHost',
+      `one of ${[...pool.hosts.keys()].join(', ')}`,
+      options.actAsHost,
+    )
+  }
   const ctx: SimulatorContext = {
     db,
     clock,
     tasks,
     username,
     password,
-    hostAddress: masterAddress,
+    hostAddress: db.get('host', actAs).address as string,
     masterAddress: options.slaveOf ?? masterAddress,
     methodNames: () => [...methods.keys()],
   }

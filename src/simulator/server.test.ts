@@ -233,5 +233,25 @@ describe('simulator wire protocol', () => {
     } finally {
       await slave.close()
     }
+    const twoHosts = {
+      hosts: [
+        { name: 'm', address: '192.0.2.7' },
+        { name: 's', address: '192.0.2.8' },
+      ],
+      srs: [],
+      networks: [],
+      vms: [],
+    }
+    const member = await startSimulator({ password: 'x', pool: twoHosts, actAsHost: 's' })
+    try {
+      const raw = await postRaw(member, '/', xmlCall('session.login_with_password', 'root', 'x'))
+      assert.match(raw.body, /<value>HOST_IS_SLAVE<\/value><value>192.0.2.7<\/value>/)
+    } finally {
+      await member.close()
+    }
+    await assert.rejects(
+      startSimulator({ pool: twoHosts, actAsHost: 'nope' }),
+      /actAsHost: expected one of m, s, got "nope"/,
+    )
   })
 })
