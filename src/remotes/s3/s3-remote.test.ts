@@ -52,7 +52,7 @@ describe('S3Remote on s3rver', () => {
     assert.ok((await readAll(remote, 'multi.bin')).equals(data))
     const before = warnings.length
     async function* failing() {
-      yield data.subarray(0, 600 << 10)
+      yield await Promise.resolve(data.subarray(0, 600 << 10))
       throw new Error('source died')
     }
     await assert.rejects(remote.write('dead.bin', failing()), /source died/)

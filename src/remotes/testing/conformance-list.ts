@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { it } from 'node:test'
 import type { Remote, RemoteEntry } from '../remote.ts'
-import type { RemoteFactory } from './conformance.ts'
-import { withRemote } from './conformance.ts'
+import type { RemoteFactory } from './conformance-support.ts'
+import { withRemote } from './conformance-support.ts'
 
 /** Collects a listing as sorted `kind:path[:size]` strings (order is unspecified by the port). */
 export async function listed(remote: Remote, prefix: string, recursive = false): Promise<string[]> {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { it } from 'node:test'
 import { isRemoteError } from '../remote-error.ts'
-import type { RemoteFactory } from './conformance.ts'
-import { rejectsWith, withRemote } from './conformance.ts'
+import type { RemoteFactory } from './conformance-support.ts'
+import { rejectsWith, withRemote } from './conformance-support.ts'
 
 /** The lock part of the conformance suite (declared inside its describe). */
 export function conformanceLockTests(factory: RemoteFactory): void {

@@ -3,62 +3,15 @@
 import assert from 'node:assert/strict'
 import { Readable } from 'node:stream'
 import { describe, it } from 'node:test'
-import type { FixedClock } from '../../shared/clock.ts'
-import { createFixedClock } from '../../shared/clock.ts'
 import { isRemoteError } from '../remote-error.ts'
-import type { RemoteErrorCode } from '../remote-error.ts'
-import type { Remote } from '../remote.ts'
 import { readAll } from '../byte-streams.ts'
 import { conformanceListTests } from './conformance-list.ts'
 import { conformanceLockTests } from './conformance-lock.ts'
+import type { ConformanceOptions, RemoteFactory } from './conformance-support.ts'
+import { patternBytes, rejectsWith, withRemote } from './conformance-support.ts'
 
-/** A remote under test and how to dispose of it. */
-export interface RemoteUnderTest {
-  readonly remote: Remote
-  readonly cleanup?: () => Promise<void>
-}
-
-/** Creates a fresh, empty remote whose time (locks) comes from `clock`. */
-export type RemoteFactory = (clock: FixedClock) => Promise<RemoteUnderTest>
-
-/** Options of the suite. */
-export interface ConformanceOptions {
-  /** Size of the "large" streamed write, enough to cross the backend's part size (default 1 MiB). */
-  readonly largeWriteBytes?: number
-}
-
-/** Runs `fn` against a fresh remote and always cleans up. */
-export async function withRemote(
-  factory: RemoteFactory,
-  fn: (remote: Remote, clock: FixedClock) => Promise<void>,
-) {
-  const clock = createFixedClock()
-  const { remote, cleanup } = await factory(clock)
-  try {
-    await fn(remote, clock)
-  } finally {
-    await cleanup?.()
-  }
-}
-
-/** Asserts that `promise` rejects with a RemoteError of `code`. */
-export async function rejectsWith(promise: Promise<unknown>, code: RemoteErrorCode): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(isRemoteError(error, code), `expected RemoteError ${code}, got ${String(error)}`)
-    return true
-  })
-}
-
-/** Deterministic bytes (so a shifted or repeated range is caught). */
-export function patternBytes(sizeBytes: number, seed = 1): Buffer {
-  const out = Buffer.alloc(sizeBytes)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < sizeBytes; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0
-    out[i] = x >>> 24
-  }
-  return out
-}
+export { patternBytes, rejectsWith, withRemote } from './conformance-support.ts'
+export type { ConformanceOptions, RemoteFactory, RemoteUnderTest } from './conformance-support.ts'
 
 async function* chunked(
   data: Buffer,
@@ -67,7 +20,7 @@ async function* chunked(
 ): AsyncGenerator<Uint8Array> {
   for (let offset = 0; offset < data.byteLength; offset += chunkBytes) {
     if (failAfterBytes !== undefined && offset >= failAfterBytes) throw new Error('source failed on purpose')
-    yield data.subarray(offset, offset + chunkBytes)
+    yield await Promise.resolve(data.subarray(offset, offset + chunkBytes))
   }
 }
 

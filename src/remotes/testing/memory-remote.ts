@@ -103,7 +103,12 @@ export class MemoryRemote implements Remote {
       const rest = path.slice(base.length)
       const slash = rest.indexOf('/')
       if (options.recursive === true || slash === -1) {
-        yield { path, kind: 'file', sizeBytes: file.data.byteLength, modifiedMs: file.modifiedMs }
+        yield await Promise.resolve({
+          path,
+          kind: 'file' as const,
+          sizeBytes: file.data.byteLength,
+          modifiedMs: file.modifiedMs,
+        })
       } else if (!directories.has(rest.slice(0, slash))) {
         directories.add(rest.slice(0, slash))
         yield { path: base + rest.slice(0, slash), kind: 'directory', sizeBytes: 0 }

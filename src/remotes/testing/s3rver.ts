@@ -34,19 +34,25 @@ export function hasS3rver(): boolean {
  */
 export async function startS3rver(bucket = 'test-bucket'): Promise<S3rverInstance> {
   const directory = await mkdtemp(join(tmpdir(), 's3rver-'))
-  const launcher = new URL('./s3rver-launcher.cjs', import.meta.url).pathname
+  const launcher = new URL('./s3rver-launcher.mjs', import.meta.url).pathname
   const child = spawn(process.execPath, ['--openssl-legacy-provider', launcher, directory, bucket], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, NODE_OPTIONS: '' },
   })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      resolve()
+    })
+  })
   const line = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout })
     lines.once('line', (first) => {
       lines.close()
       resolve(first)
     })
-    child.once('exit', (code) => reject(new Error(`s3rver exited with ${code} before listening`)))
+    child.once('exit', (code) => {
+      reject(new Error(`s3rver exited with ${String(code)} before listening`))
+    })
   })
   const { port } = JSON.parse(line) as { port: number }
   return {

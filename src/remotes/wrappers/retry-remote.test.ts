@@ -67,7 +67,7 @@ describe('withRetry', () => {
     assert.equal(faulty.counts.get('write'), 2)
     faulty.setPlan({ failOperation: { operation: 'write', nth: 1 } })
     async function* stream() {
-      yield Buffer.from('stream')
+      yield await Promise.resolve(Buffer.from('stream'))
     }
     await rejectsWith(remote.write('s', stream()), 'UNAVAILABLE')
     assert.equal(faulty.counts.get('write'), 1)

@@ -1,8 +1,8 @@
 // Runs s3rver 3.7.1 in its own process (it needs `node --openssl-legacy-provider` for the DES of
 // its ListObjectsV2 continuation tokens, tooling.md §2.2), on a free port of 127.0.0.1 with the
 // bucket named in argv[3]; prints `{"port":N}` once listening and exits when stdin closes.
-'use strict'
-const S3rver = require('s3rver')
+import process from 'node:process'
+import S3rver from 's3rver'
 
 const [directory, bucket] = process.argv.slice(2)
 const server = new S3rver({
@@ -12,16 +12,14 @@ const server = new S3rver({
   directory,
   configureBuckets: [{ name: bucket }],
 })
-server.run().then(
-  ({ port }) => {
-    process.stdout.write(`${JSON.stringify({ port })}\n`)
-    process.stdin.resume()
-    process.stdin.on('end', () => {
-      server.close().then(() => process.exit(0))
-    })
-  },
-  (error) => {
-    process.stderr.write(`${String(error)}\n`)
-    process.exit(1)
-  },
-)
+try {
+  const { port } = await server.run()
+  process.stdout.write(`${JSON.stringify({ port })}\n`)
+  process.stdin.resume()
+  process.stdin.on('end', () => {
+    void server.close().then(() => process.exit(0))
+  })
+} catch (error) {
+  process.stderr.write(`${String(error)}\n`)
+  process.exit(1)
+}

@@ -1,0 +1,64 @@
+import type { Clock } from '../../shared/clock.ts'
+import type { JsonObject } from '../../shared/json.ts'
+import { RemoteError } from '../remote-error.ts'
+import type { Remote } from '../remote.ts'
+import { redactRemoteUrl } from '../url.ts'
+import type { RemoteUrl } from '../url.ts'
+import { createS3Client } from './s3-client.ts'
+import { S3Remote } from './s3-remote.ts'
+
+type S3Url = Extract<RemoteUrl, { type: 's3' }>
+
+const flag = (url: S3Url, name: string): boolean | undefined => {
+  const value = url.options[name]
+  return typeof value === 'boolean' ? value : undefined
+}
+const bytes = (url: S3Url, name: string): number | undefined => {
+  const value = url.options[name]
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : undefined
+}
+
+/**
+ * Opens an s3:// or s3+http:// URL: `/bucket/dir` in the path; options `allowUnauthorized`,
+ * `forcePathStyle` (default true), `conditionalWrites` (default true on amazonaws.com only),
+ * `minPartSize`/`partSize` in bytes; region from `#region` or the AWS host.
+ */
+export function openS3Remote(
+  url: S3Url,
+  options: { clock?: Clock; onWarning?: (message: string, details: JsonObject) => void } = {},
+): { remote: Remote; close(): Promise<void> } {
+  const [bucket = '', ...dir] = url.path.split('/').filter((s) => s !== '')
+  if (bucket === '') throw new RemoteError('INVALID_URL', `${redactRemoteUrl(url)}: no bucket in the path`)
+  const client = createS3Client({
+    endpoint: `${url.protocol}://${url.host}`,
+    accessKeyId: url.username,
+    secretAccessKey: url.password.reveal(),
+    ...(url.region === undefined ? {} : { region: url.region }),
+    ...(flag(url, 'allowUnauthorized') === undefined
+      ? {}
+      : { allowUnauthorized: flag(url, 'allowUnauthorized') === true }),
+    ...(flag(url, 'forcePathStyle') === undefined
+      ? {}
+      : { forcePathStyle: flag(url, 'forcePathStyle') === true }),
+  })
+  const minPart = bytes(url, 'minPartSize')
+  const part = bytes(url, 'partSize')
+  const remote = new S3Remote({
+    client,
+    bucket,
+    prefix: dir.join('/'),
+    conditionalWrites: flag(url, 'conditionalWrites') ?? url.host.endsWith('.amazonaws.com'),
+    description: redactRemoteUrl(url),
+    ...(minPart === undefined ? {} : { minPartSizeBytes: minPart }),
+    ...(part === undefined ? {} : { partSizeBytes: part }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+  })
+  return {
+    remote,
+    close() {
+      client.destroy()
+      return Promise.resolve()
+    },
+  }
+}
