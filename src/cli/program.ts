@@ -5,6 +5,7 @@ import { jsonText } from '../tasks/format.ts'
 import type { CliIo } from './io.ts'
 import { CliExit, processIo } from './io.ts'
 import { registerLogCommands } from './log.ts'
+import { registerRemoteCommands } from './remote.ts'
 import { registerVhdCommands } from './vhd.ts'
 import { registerSimulatorCommand } from './simulator.ts'
 
@@ -33,6 +34,7 @@ export function createProgram(io: CliIo): Command {
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride()
   registerLogCommands(program, io)
+  registerRemoteCommands(program, io)
   registerVhdCommands(program, io)
   registerSimulatorCommand(program, io)
   return program
