@@ -11,8 +11,9 @@ export type HttpRequestSpec = {
   readonly agent: http.Agent
   readonly what: string
   readonly signal?: AbortSignal | undefined
-  /** Time allowed until the answer's headers (and, for buffered requests, its whole body). */
+  /** Time allowed for the whole exchange (`total`, RPCs) or without any socket activity (`idle`, streams). */
   readonly timeoutMs: number
+  readonly timeoutKind?: 'total' | 'idle'
 }
 
 // Errors raised before any byte of the request could reach the server.
@@ -44,7 +45,7 @@ export type OpenRequest = {
   readonly response: Promise<IncomingMessage>
   /** Maps a later stream error the same way (abort → the signal's reason, else a transport error). */
   mapError(error: unknown): Error
-  /** Stops the headers timer (for streaming bodies whose duration is unbounded). */
+  /** Stops the `total` timer once the answer is read. */
   clearTimeout(): void
 }
 
@@ -56,11 +57,15 @@ export function openRequest(spec: HttpRequestSpec): OpenRequest {
   const lib = spec.url.protocol === 'https:' ? https : http
   const request = lib.request(spec.url, { method: spec.method, headers: spec.headers, agent: spec.agent })
   let timedOut = false
-  // Timer and abort listener instead of request's `signal` option: cheaper per call (bench/xapi.bench.ts).
-  const timer = setTimeout(() => {
+  const onTimeout = (): void => {
     timedOut = true
     request.destroy(new Error(`no answer within ${spec.timeoutMs} ms`))
-  }, spec.timeoutMs)
+  }
+  // A timer and an abort listener instead of request's `signal` option: cheaper per call (bench/xapi.bench.ts).
+  const idle = spec.timeoutKind === 'idle'
+  const timer = idle ? undefined : setTimeout(onTimeout, spec.timeoutMs)
+  // Streams may last hours: for them only a silent socket counts as a timeout.
+  if (idle) request.setTimeout(spec.timeoutMs, onTimeout)
   const onAbort = (): void => {
     request.destroy(new Error('aborted'))
   }

@@ -9,12 +9,14 @@ export type HttpXapiClientOptions = {
   readonly password?: string
   /** `auto` (default) probes JSON-RPC and falls back to XML-RPC (xapi.md §1.1). */
   readonly transport?: XapiTransportKind | 'auto'
-  /** PEM CA certificate(s) trusted for HTTPS, in addition to nothing else when given. */
+  /** PEM CA certificate(s) to trust for HTTPS instead of the system store (e.g. the pool's self-signed one). */
   readonly ca?: string | Buffer
   /** Explicit opt-in to accept any certificate (XAPI's default self-signed one); default false. */
   readonly allowUnauthorized?: boolean
   /** Default time for one RPC round trip (default 10 minutes). */
   readonly callTimeoutMs?: number
+  /** getResource/putResource fail when their socket stays silent this long (default 10 minutes). */
+  readonly transferIdleTimeoutMs?: number
   /** Attempts for calls safe to resend after a transport error (default 3). */
   readonly safeCallTries?: number
   readonly retryDelayMs?: number

@@ -172,7 +172,9 @@ export class HttpXapiClient implements XapiClient {
   call(method: string, args?: readonly XapiValue[], options?: CallOptions): Promise<XapiValue>
   call(method: string, args: readonly XapiValue[] = [], options: CallOptions = {}): Promise<XapiValue> {
     if (method === 'session.login_with_password' || method === 'session.logout') {
-      throw new BackupError('XAPI_BAD_CALL', `${method} is managed by connect()/disconnect(), not call()`)
+      return Promise.reject(
+        new BackupError('XAPI_BAD_CALL', `${method} is managed by connect()/disconnect(), not call()`),
+      )
     }
     // system.listMethods is one of the two calls without a session (xapi.md §1.4, §1.5).
     if (method === 'system.listMethods') return this.#rpc(method, args, options)
@@ -271,7 +273,7 @@ export class HttpXapiClient implements XapiClient {
       withSession: (fn, options) => this.withSession(fn, options),
       call: (method, args, options) => this.call(method, args, options),
       waitTask: (taskRef, what, options) => this.#waitTask(taskRef, what, options),
-      headersTimeoutMs: this.#options.callTimeoutMs ?? 600_000,
+      idleTimeoutMs: this.#options.transferIdleTimeoutMs ?? 600_000,
     }
   }
 

@@ -4,10 +4,11 @@ import { Readable } from 'node:stream'
 import { text } from 'node:stream/consumers'
 import { after, describe, it } from 'node:test'
 import { HttpXapiClient } from './http-xapi-client.ts'
+import type { HttpXapiClientOptions } from './http-xapi-client.ts'
 import { FakeXapiFailure, param, startFakeXapi, withSessions } from './testing/fake-xapi-server.ts'
 import type { FakeXapi } from './testing/fake-xapi-server.ts'
 import { UNKNOWN_LENGTH_BYTES } from './types.ts'
-import { XapiError, XapiHttpError } from './xapi-error.ts'
+import { XapiError, XapiHttpError, XapiTransportError } from './xapi-error.ts'
 
 type Seen = { method: string; url: URL; headers: IncomingMessage['headers']; bodyBytes: number }
 const servers: FakeXapi[] = []
@@ -18,6 +19,7 @@ after(async () => {
 // A fake pool: tasks live in `tasks`; HTTP handlers complete them like XAPI does (xapi.md §3).
 async function setup(
   http: (req: IncomingMessage, res: ServerResponse, seen: Seen, finish: (f: object) => void) => void,
+  clientOptions: Partial<HttpXapiClientOptions> = {},
 ) {
   const tasks = new Map<string, Record<string, unknown>>()
   const seen: Seen[] = []
@@ -67,6 +69,7 @@ async function setup(
     user: 'root',
     password: 'secret',
     taskPollIntervalMs: 1,
+    ...clientOptions,
   })
   return { client, seen, tasks, handler }
 }
@@ -136,6 +139,34 @@ describe('getResource', () => {
       seen.map((s) => s.url.searchParams.get('session_id')),
       ['OpaqueRef:session-1', 'OpaqueRef:session-2'],
     )
+  })
+})
+
+describe('getResource failures while streaming', () => {
+  const stall = (_req: IncomingMessage, res: ServerResponse): void => {
+    res.writeHead(200, { connection: 'close' })
+    res.write('first bytes')
+  }
+
+  it('fails a body whose socket stays silent with a typed timeout', async () => {
+    const { client } = await setup(stall, { transferIdleTimeoutMs: 30 })
+    const download = await client.getResource('/export', {})
+    await assert.rejects(text(download.body), (error: unknown) => {
+      assert.ok(error instanceof XapiTransportError)
+      assert.equal(error.failure, 'timeout')
+      assert.equal(error.method, 'GET /export')
+      assert.equal(error.retryable, false)
+      return true
+    })
+  })
+
+  it('fails the body with the abort reason when the signal aborts mid-stream', async () => {
+    const { client } = await setup(stall)
+    const controller = new AbortController()
+    const download = await client.getResource('/export', {}, { signal: controller.signal })
+    const reading = text(download.body)
+    controller.abort(new Error('operator stop'))
+    await assert.rejects(reading, /operator stop/)
   })
 })
 

@@ -1,5 +1,5 @@
 import type { Agent, IncomingMessage } from 'node:http'
-import { Readable } from 'node:stream'
+import { PassThrough, Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { BackupError } from '../shared/errors.ts'
 import type { XapiRef } from './record-types.ts'
@@ -24,7 +24,8 @@ export type ResourceDeps = {
   withSession<T>(fn: (session: string) => Promise<T>, options?: CallOptions): Promise<T>
   call(method: string, args: readonly XapiValue[], options?: CallOptions): Promise<XapiValue>
   waitTask(taskRef: XapiRef, what: string, options: CallOptions): Promise<XapiValue>
-  readonly headersTimeoutMs: number
+  /** Time without socket activity after which a transfer fails with a timeout. */
+  readonly idleTimeoutMs: number
 }
 
 function resourceUrl(
@@ -115,7 +116,8 @@ async function openDownload(
       agent: deps.agent(),
       what,
       signal,
-      timeoutMs: deps.headersTimeoutMs,
+      timeoutMs: deps.idleTimeoutMs,
+      timeoutKind: 'idle',
     })
     open.request.end()
     const response = await open.response
@@ -124,6 +126,21 @@ async function openDownload(
     response.resume()
     target = new URL(location, target)
   }
+}
+
+/** The body as a stream whose errors are typed: the abort reason, or XapiTransportError (timeout, cut connection). */
+function typedBody(open: OpenRequest, response: IncomingMessage): Readable {
+  const body = new PassThrough()
+  response.on('error', (error) => body.destroy(open.mapError(error)))
+  // A close-delimited body cut by a timeout or an abort may end without 'error': report it.
+  response.on('close', () => {
+    if (!response.complete && !body.destroyed)
+      body.destroy(open.mapError(new Error('connection closed early')))
+  })
+  body.on('close', () => {
+    if (!response.complete) open.request.destroy()
+  })
+  return response.pipe(body)
 }
 
 /**
@@ -151,9 +168,7 @@ export async function getResource(
         throw new XapiError('SESSION_INVALID', [session], what)
       }
       if (!isSuccess(response.statusCode)) throw await httpFailure(deps, what, taskRef, response)
-      // The body may stream for hours: only the caller's signal bounds it from now on.
-      open.clearTimeout()
-      return response
+      return typedBody(open, response)
     })
     const result = async (resultOptions: CallOptions = {}): Promise<XapiValue> => {
       try {
@@ -200,7 +215,8 @@ export async function putResource(
       agent: deps.agent(),
       what,
       signal: options.signal,
-      timeoutMs: deps.headersTimeoutMs,
+      timeoutMs: deps.idleTimeoutMs,
+      timeoutKind: 'idle',
     })
     let response: IncomingMessage | undefined
     open.response.then(
@@ -209,7 +225,6 @@ export async function putResource(
     )
     try {
       await pipeline(body instanceof Readable ? body : Readable.from(body), open.request)
-      open.clearTimeout()
       // Unknown length: closing is how the server learns the body ended (xapi.md §1.8 item 6).
       if (options.lengthBytes === UNKNOWN_LENGTH_BYTES) open.request.destroy()
       else response ??= await open.response
