@@ -59,8 +59,12 @@ describe('VHD merge', () => {
       const target = chain.paths.at(-1) as string
       const before = await readTop(target)
       assertSameBytes(before.bytes, chain.content, `chain read, run ${run}`)
+      const children = await VhdChain.open(target, open, { until: chain.paths[0] as string })
+      const stored = children.blockIndexes()
+      await children.close()
       const result = await mergeVhdChain(localMergeStore, chain.paths)
       assert.equal(result.path, target)
+      assert.deepEqual([result.mergedBlocks, result.mergedBytes], [stored.length, stored.length * blockSize])
       const merged = await readTop(target)
       assertSameBytes(merged.bytes, chain.content, `merged, run ${run}`)
       assert.equal(merged.uuid, before.uuid, 'the merged disk keeps the target UUID')
@@ -115,9 +119,9 @@ describe('VHD merge', () => {
       blockSize,
       extentsPerDisk: 40,
     })
-    const childBlocks = (
-      await VhdChain.open(chain.paths[1] as string, open, { until: chain.paths[0] as string })
-    ).top.blockIndexes().length
+    const child = await VhdChain.open(chain.paths[1] as string, open, { until: chain.paths[0] as string })
+    const childBlocks = child.top.blockIndexes().length
+    await child.close()
     const counted = { read: 0, written: 0 }
     const store: MergeStore = {
       ...localMergeStore,
@@ -128,6 +132,7 @@ describe('VHD merge', () => {
       },
     }
     await mergeVhdChain(store, chain.paths)
+    assert.ok(childBlocks > 0 && counted.written > 0)
     const perBlock = 512 + blockSize
     // Metadata: footers, header, BAT (<= 4 KiB each way); each child block costs at most one read and one write.
     assert.ok(

@@ -125,8 +125,9 @@ async function runMerge(
   const targetPath = chain.at(-1) as string
   let mergedBlocks = 0
   if (state.step === 'mergeBlocks') {
-    mergedBlocks = await mergeBlocks(store, chain, statePath, state, options)
-    state = { ...state, step: 'cleanup', mergedDataSize: state.mergedDataSize }
+    const merged = await mergeBlocks(store, chain, statePath, state, options)
+    mergedBlocks = merged.blocks
+    state = { ...state, step: 'cleanup', mergedDataSize: merged.mergedDataSize }
     await writeMergeState(store, statePath, state)
   }
   const parentPath = chain[0] as string
@@ -144,7 +145,7 @@ async function mergeBlocks(
   statePath: string,
   initial: MergeState,
   options: MergeOptions,
-): Promise<number> {
+): Promise<{ blocks: number; mergedDataSize: number }> {
   const parentPath = chain[0] as string
   const targetPath = chain.at(-1) as string
   const children = await VhdChain.open(targetPath, (path) => store.open(path, 'read'), { until: parentPath })
@@ -185,7 +186,7 @@ async function mergeBlocks(
       uniqueId: target.uniqueId,
     })
     await writer.sync()
-    return done
+    return { blocks: done, mergedDataSize: state.mergedDataSize }
   } finally {
     await parent.close()
     await children.close()

@@ -169,14 +169,9 @@ describe('VHD oracles', () => {
     paths.unshift(join(dir, 'c4.vhd'))
     const outPath = join(dir, 'pyvhdi.raw')
     assert.equal(readChainWithPyvhdi(paths, outPath), size)
-    assertSameBytes(
-      await collect(chainToRaw(await VhdChain.open(paths[0] as string, open))),
-      content,
-      'our chain read',
-    )
     assertSameBytes(new Uint8Array(await readFile(outPath)), content, 'pyvhdi')
     const ours = await VhdChain.open(paths[0] as string, open)
-    assert.deepEqual(await collect(chainToRaw(ours)), content)
+    assertSameBytes(await collect(chainToRaw(ours)), content, 'our chain read')
     await ours.close()
   })
 })
