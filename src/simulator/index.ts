@@ -24,6 +24,8 @@ export { DEMO_POOL } from './pool/demo.ts'
 export { readPoolDescription, validatePoolDescription, PoolDescriptionError } from './pool/description.ts'
 export { SimulatorDb } from './db.ts'
 export type { HttpHandler } from './server.ts'
+export type { SimulatorContext } from './context.ts'
+export { authenticateHttpRequest } from './http-auth.ts'
 export { XapiFault } from './xapi-fault.ts'
 
 /** How to start a simulator; every field is optional. */
@@ -104,7 +106,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     for (const [session] of db.all('session')) db.destroy('session', session)
   })
   const tls = options.tls === true ? await generateSelfSignedCertificate(host) : undefined
-  const server = new SimulatorServer(new Dispatcher(ctx, methods, faults, tasks), tls)
+  const server = new SimulatorServer(ctx, new Dispatcher(ctx, methods, faults, tasks), tls)
   const port = await server.listen(host, options.port ?? 0)
   const urlHost = host.includes(':') ? `[${host}]` : host
   return {

@@ -2,6 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer as createHttpServer } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
+import type { SimulatorContext } from './context.ts'
 import type { Dispatcher, DispatchResult } from './dispatch.ts'
 import { recordTypes } from './schema/index.ts'
 import { decodeJsonRpcRequest, jsonRpcFailure, jsonRpcSuccess } from './wire/jsonrpc.ts'
@@ -14,6 +15,7 @@ export type HttpHandler = (
   request: IncomingMessage,
   response: ServerResponse,
   url: URL,
+  sim: SimulatorContext,
 ) => void | Promise<void>
 
 /** TLS material for HTTPS (PEM strings). */
@@ -37,8 +39,10 @@ export class SimulatorServer {
   private readonly handlers = new Map<string, HttpHandler>()
   private readonly server: Server
   private readonly dispatcher: Dispatcher
+  private readonly ctx: SimulatorContext
 
-  constructor(dispatcher: Dispatcher, tls: TlsMaterial | undefined) {
+  constructor(ctx: SimulatorContext, dispatcher: Dispatcher, tls: TlsMaterial | undefined) {
+    this.ctx = ctx
     this.dispatcher = dispatcher
     const listener = (request: IncomingMessage, response: ServerResponse): void => {
       void this.route(request, response)
@@ -91,7 +95,7 @@ export class SimulatorServer {
     const handler = best === undefined ? undefined : this.handlers.get(best)
     try {
       if (handler === undefined) sendHtmlError(response, 404, 'not found')
-      else await handler(request, response, url)
+      else await handler(request, response, url, this.ctx)
     } catch (error) {
       if (!response.headersSent)
         sendHtmlError(response, 500, error instanceof Error ? error.message : String(error))
