@@ -10,6 +10,7 @@ import {
   chainToRaw,
   checkVhd,
   formatIssue,
+  isAllZero,
   localMergeStore,
   mergeStatePath,
   mergeVhdChain,
@@ -57,7 +58,7 @@ async function writeRaw(vhdPath: string, outPath: string): Promise<number> {
     let offset = 0
     for await (const chunk of chainToRaw(chain)) {
       // Holes stay holes: an unallocated block is not written, the final truncate sets the size.
-      if (chunk.some((byte) => byte !== 0)) await out.write(offset, chunk)
+      if (!isAllZero(chunk)) await out.write(offset, chunk)
       offset += chunk.length
     }
     return offset

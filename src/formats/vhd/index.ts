@@ -1,5 +1,6 @@
 // Public surface of the VHD library (issue 3); see docs/formats/vhd.md.
 export { bitmapSizeBytes, isSectorSet } from './bat.ts'
+export { isAllZero } from './codec-utils.ts'
 export { chainToRaw, rawBlockSource, writeVhdStream } from './conversions.ts'
 export type { RawSourceOptions } from './conversions.ts'
 export { DEFAULT_BLOCK_SIZE, DiskType, MAX_VIRTUAL_SIZE, VHD_EPOCH_MS } from './constants.ts'
