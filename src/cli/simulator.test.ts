@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -66,5 +69,24 @@ describe('xapi-backup simulator', () => {
     const [code] = (await once(bad, 'exit')) as [number | null]
     assert.equal(code, 2)
     assert.match(err, /--port: expected an integer 0\.\.65535, got "x"/)
+  })
+
+  it('with --tls writes the self-signed certificate into --data-dir and prints its path', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'sim-cli-'))
+    try {
+      const { child, lines, exited, stderr } = await runUntilReady(['--tls', '--data-dir', dir])
+      if (lines.length === 0 && stderr().includes('SIMULATOR_TLS_UNAVAILABLE') && process.env.CI !== 'true') {
+        t.skip('openssl is not installed')
+        return
+      }
+      assert.match(lines.find((l) => l.startsWith('url: ')) ?? '', /^url: https:\/\/127\.0\.0\.1:\d+$/)
+      const caLine = lines.find((l) => l.startsWith('ca-cert: ')) ?? ''
+      assert.equal(caLine, `ca-cert: ${join(dir, 'simulator-ca.pem')}`)
+      assert.match(await readFile(join(dir, 'simulator-ca.pem'), 'utf8'), /^-----BEGIN CERTIFICATE-----/)
+      child.kill('SIGTERM')
+      assert.equal(((await exited) as [number | null])[0], 0)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
