@@ -19,8 +19,13 @@ export type RpcEndpoint = { readonly baseUrl: URL; readonly agent: Agent }
 /** The server did not answer `/jsonrpc` with JSON: auto-detection falls back to XML-RPC (xapi.md §1.1). */
 export class JsonRpcUnsupportedError extends XapiProtocolError {}
 
+// XAPI's error pages are HTML (xapi.md §1.1): keep their text only.
 function excerpt(text: string): string {
-  return text.replace(/\s+/g, ' ').slice(0, 120)
+  return text
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 120)
 }
 
 function jsonRpcError(error: unknown, method: string): XapiError {
