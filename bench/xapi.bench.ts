@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { startSimulator } from '../src/simulator/index.ts'
 import type { RunningSimulator } from '../src/simulator/index.ts'
 import { HttpXapiClient } from '../src/xapi/http-xapi-client.ts'
-import type { Benchmark } from './harness.ts'
+import type { Benchmark, Figure } from './harness.ts'
 import { timeSeconds } from './harness.ts'
 
 const CALLS = 3000
@@ -69,6 +69,39 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? 0
 }
 
+/**
+ * Runs each loop CALLS times in interleaved rounds (the first a warm-up), so load from other
+ * processes on this shared machine hits all of them alike; returns seconds per loop.
+ */
+async function interleaved<K extends string>(
+  loops: Record<K, () => Promise<unknown>>,
+): Promise<Record<K, number>> {
+  const keys = Object.keys(loops) as K[]
+  const seconds = Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>
+  for (let round = 0; round <= ROUNDS; round++) {
+    for (const key of keys) {
+      const elapsed = await timeSeconds(async () => {
+        for (let i = 0; i < CALLS / ROUNDS; i++) await loops[key]()
+      })
+      if (round > 0) seconds[key] += elapsed
+    }
+  }
+  return seconds
+}
+
+function rateFigure(name: string, seconds: number, bareSeconds: number): Omit<Figure, 'ratio'> {
+  return {
+    name,
+    value: Math.round(CALLS / seconds),
+    unit: 'calls/s',
+    reference: {
+      name: 'bare node:http POST of the same body to a trivial server',
+      value: Math.round(CALLS / bareSeconds),
+      unit: 'calls/s',
+    },
+  }
+}
+
 async function withSimulator(
   fn: (sim: RunningSimulator, client: HttpXapiClient) => Promise<void>,
 ): Promise<void> {
@@ -113,45 +146,20 @@ export const benchmarks: Benchmark[] = [
             transport: 'json-rpc',
           })
           await alone.connect()
-          const loops = {
+          const seconds = await interleaved({
             client: () => client.getRecord('VM', vm),
             bare: () => barePost(bare.url, agent, request),
             alone: () => alone.getRecord('VM', vm),
-          }
-          const seconds = { client: 0, bare: 0, alone: 0 }
-          // Interleaved rounds so load from other processes hits all three alike; the first is a warm-up.
-          for (let round = 0; round <= ROUNDS; round++) {
-            for (const key of ['client', 'bare', 'alone'] as const) {
-              const elapsed = await timeSeconds(async () => {
-                for (let i = 0; i < CALLS / ROUNDS; i++) await loops[key]()
-              })
-              if (round > 0) seconds[key] += elapsed
-            }
-          }
+          })
           await alone.disconnect()
-          const clientSeconds = seconds.client
-          const bareSeconds = seconds.bare
-          const aloneSeconds = seconds.alone
-          report({
-            name: 'xapi.vm-get-record.json-rpc.client-alone.calls-per-second',
-            value: Math.round(CALLS / aloneSeconds),
-            unit: 'calls/s',
-            reference: {
-              name: 'bare node:http POST of the same body to a trivial server',
-              value: Math.round(CALLS / bareSeconds),
-              unit: 'calls/s',
-            },
-          })
-          report({
-            name: 'xapi.vm-get-record.json-rpc.calls-per-second',
-            value: Math.round(CALLS / clientSeconds),
-            unit: 'calls/s',
-            reference: {
-              name: 'bare node:http POST of the same body to a trivial server',
-              value: Math.round(CALLS / bareSeconds),
-              unit: 'calls/s',
-            },
-          })
+          report(
+            rateFigure(
+              'xapi.vm-get-record.json-rpc.client-alone.calls-per-second',
+              seconds.alone,
+              seconds.bare,
+            ),
+          )
+          report(rateFigure('xapi.vm-get-record.json-rpc.calls-per-second', seconds.client, seconds.bare))
         } finally {
           agent.destroy()
           await bare.close()
