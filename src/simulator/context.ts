@@ -1,5 +1,6 @@
 import type { Clock } from '../shared/clock.ts'
 import type { SimulatorDb } from './db.ts'
+import type { GuestBehaviour } from './objects.ts'
 import type { TaskRunner } from './tasks.ts'
 import type { Value, XapiType } from './types.ts'
 
@@ -8,6 +9,8 @@ export interface SimulatorContext {
   readonly db: SimulatorDb
   readonly clock: Clock
   readonly tasks: TaskRunner
+  /** How booted guests behave (PV drivers, health-check answer). */
+  readonly guest: GuestBehaviour
   readonly username: string
   readonly password: string
   /** Address of the pool master; logins to another host fail with HOST_IS_SLAVE (xapi.md §1.4). */

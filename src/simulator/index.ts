@@ -15,9 +15,12 @@ import { PoolDescriptionError } from './pool/description.ts'
 import type { HttpHandler } from './server.ts'
 import { SimulatorServer } from './server.ts'
 import { TaskRunner } from './tasks.ts'
+import type { GuestBehaviour } from './objects.ts'
+import { DEFAULT_GUEST } from './objects.ts'
 import { generateSelfSignedCertificate } from './tls.ts'
 
 export type { FaultInjector, InjectedFault } from './faults.ts'
+export type { GuestBehaviour } from './objects.ts'
 export type { BuiltPool } from './pool/build.ts'
 export type { PoolDescription, VmDescription, DiskDescription } from './pool/description.ts'
 export { DEMO_POOL } from './pool/demo.ts'
@@ -52,6 +55,8 @@ export interface SimulatorOptions {
    * logins fail with `HOST_IS_SLAVE [master address]`.
    */
   readonly actAsHost?: string
+  /** How booted guests behave; default: PV drivers detected, health check answered 'success'. */
+  readonly guest?: Partial<GuestBehaviour>
 }
 
 /** A started simulator: where to reach it, how to log in, direct database access, faults, and `close`. */
@@ -96,6 +101,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     db,
     clock,
     tasks,
+    guest: { ...DEFAULT_GUEST, ...options.guest },
     username,
     password,
     hostAddress: db.get('host', actAs).address as string,

@@ -51,12 +51,31 @@ export function createVif(db: SimulatorDb, fields: Readonly<Record<string, Value
   })
 }
 
-/** Boots a halted VM on `host`: Running, domid, guest metrics with PV drivers, devices plugged (xapi.md §8.3). */
-export function bootVm(db: SimulatorDb, vm: string, host: string, nowMs: number): void {
+/** How simulated guests behave once booted (xapi.md §8.3 "guest simulation"). */
+export interface GuestBehaviour {
+  /** Whether `VM_guest_metrics.PV_drivers_detected` becomes true at boot (default true). */
+  readonly pvDrivers: boolean
+  /** The answer to a `vm-data/xo-backup-health-check=planned` xenstore key at boot; 'ignore' leaves it. */
+  readonly healthCheck: 'success' | 'failure' | 'ignore'
+}
+
+/** Guests with PV drivers that pass XO's health check. */
+export const DEFAULT_GUEST: GuestBehaviour = { pvDrivers: true, healthCheck: 'success' }
+
+const HEALTH_CHECK_KEY = 'vm-data/xo-backup-health-check'
+
+/** Boots a halted VM on `host`: Running, domid, guest metrics, devices plugged, the guest's xenstore answer (xapi.md §8.3). */
+export function bootVm(
+  db: SimulatorDb,
+  vm: string,
+  host: string,
+  nowMs: number,
+  guest: GuestBehaviour = DEFAULT_GUEST,
+): void {
   const record = db.get('VM', vm)
   const domid = nextDomid(db)
   const guestMetrics = db.create('VM_guest_metrics', {
-    PV_drivers_detected: true,
+    PV_drivers_detected: guest.pvDrivers,
     PV_drivers_version: { major: '8', minor: '3', micro: '0' },
     os_version: { name: 'Simulated Linux' },
     networks: { '0/ip': '192.0.2.10' },
@@ -70,6 +89,11 @@ export function bootVm(db: SimulatorDb, vm: string, host: string, nowMs: number)
     db.update('VBD', vbd, { currently_attached: true, device: `xvd${String.fromCharCode(97 + userdevice)}` })
   }
   for (const vif of record.VIFs as string[]) db.update('VIF', vif, { currently_attached: true })
+  const xenstore = record.xenstore_data as Readonly<Record<string, string>>
+  // XO's health check writes "planned" before booting and waits for the guest's verdict (xapi.md §2.6).
+  if (xenstore[HEALTH_CHECK_KEY] === 'planned' && guest.healthCheck !== 'ignore') {
+    db.update('VM', vm, { xenstore_data: { ...xenstore, [HEALTH_CHECK_KEY]: guest.healthCheck } })
+  }
 }
 
 /** Stops a VM: Halted, no host, devices unplugged, guest metrics gone. */

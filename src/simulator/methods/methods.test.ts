@@ -174,4 +174,37 @@ describe('simulator methods (xapi.md §2.3–2.6)', () => {
       'key',
     ])
   })
+
+  it('a booted guest answers the health-check xenstore key and reports PV drivers as configured', async () => {
+    const vm = sim.pool.vms.get('archive') ?? ''
+    await x.call('VM.add_to_xenstore_data', vm, 'vm-data/xo-backup-health-check', 'planned')
+    await x.call('VM.start', vm, false, false)
+    assert.equal(
+      ((await x.call('VM.get_xenstore_data', vm)) as Rec)['vm-data/xo-backup-health-check'],
+      'success',
+    )
+    assert.equal(
+      await x.call('VM_guest_metrics.get_PV_drivers_detected', await x.call('VM.get_guest_metrics', vm)),
+      true,
+    )
+    await x.call('VM.hard_shutdown', vm)
+    assert.equal(await x.call('VM.get_guest_metrics', vm), 'OpaqueRef:NULL')
+    const broken = await startSimulator({ guest: { pvDrivers: false, healthCheck: 'failure' } })
+    try {
+      const y = await jsonRpcLogin(broken)
+      const other = broken.pool.vms.get('archive') ?? ''
+      await y.call('VM.add_to_xenstore_data', other, 'vm-data/xo-backup-health-check', 'planned')
+      await y.call('VM.start', other, false, false)
+      assert.equal(
+        ((await y.call('VM.get_xenstore_data', other)) as Rec)['vm-data/xo-backup-health-check'],
+        'failure',
+      )
+      assert.equal(
+        await y.call('VM_guest_metrics.get_PV_drivers_detected', await y.call('VM.get_guest_metrics', other)),
+        false,
+      )
+    } finally {
+      await broken.close()
+    }
+  })
 })

@@ -27,7 +27,8 @@ export function vmMethods(): MethodDef[] {
       assertVmOperation(ctx.db, vm as string, 'start')
       const master = ctx.db.all('pool')[0]?.[1].master as string
       const affinity = ctx.db.get('VM', vm as string).affinity as string
-      bootVm(ctx.db, vm as string, ctx.db.find('host', affinity) === undefined ? master : affinity, ctx.clock.now())
+      const host = ctx.db.find('host', affinity) === undefined ? master : affinity
+      bootVm(ctx.db, vm as string, host, ctx.clock.now(), ctx.guest)
       if (paused === true) ctx.db.update('VM', vm as string, { power_state: 'Paused' })
       return ''
     }, { async: true }), // prettier-ignore
