@@ -25,6 +25,8 @@ export interface SimulatorContext {
 export interface CallContext extends SimulatorContext {
   readonly session: string
   readonly task: string | undefined
+  /** The key of this call in objects' `current_operations` (the Async task, else a fresh ref). */
+  readonly operation: string
   readonly signal: AbortSignal
 }
 
@@ -45,6 +47,8 @@ export interface MethodDef {
   /** True for side-effecting methods, which have an `Async.` form (xapi.md §1.6). */
   readonly async: boolean
   readonly run: (ctx: CallContext, args: readonly Value[]) => Value | Promise<Value>
+  /** The VM operation this call holds in `current_operations` while it runs (xapi.md §2.2 concurrency). */
+  readonly lock?: (args: readonly Value[]) => { readonly vm: string; readonly op: string }
 }
 
 /** Builds a MethodDef with the common defaults (session required, sync only). */
@@ -53,9 +57,20 @@ export function method(
   params: readonly ParamDef[],
   result: XapiType,
   run: MethodDef['run'],
-  options: { readonly async?: boolean; readonly session?: boolean } = {},
+  options: { readonly async?: boolean; readonly session?: boolean; readonly lockVm?: string } = {},
 ): MethodDef {
-  return { name, params, result, run, async: options.async ?? false, session: options.session ?? true }
+  const { lockVm } = options
+  return {
+    name,
+    params,
+    result,
+    run,
+    async: options.async ?? false,
+    session: options.session ?? true,
+    ...(lockVm === undefined
+      ? {}
+      : { lock: (args: readonly Value[]) => ({ vm: args[0] as string, op: lockVm }) }),
+  }
 }
 
 /** Shorthand for a ParamDef. */

@@ -2,6 +2,8 @@ import type { CallContext, MethodDef, SimulatorContext } from './context.ts'
 import type { FaultRegistry } from './faults.ts'
 import { recordTypes } from './schema/index.ts'
 import type { TaskRunner } from './tasks.ts'
+import { newRef } from './db.ts'
+import { acquireVmOperation } from './methods/vm-checks.ts'
 import type { Value, XapiType } from './types.ts'
 import { t } from './types.ts'
 import type { WireValue } from './wire/value-codec.ts'
@@ -103,14 +105,27 @@ export class Dispatcher {
         value: this.startTask(def, session as string, values, latencyMs),
         type: t.ref('task'),
       }
-    if (latencyMs > 0) await this.ctx.clock.sleep(latencyMs, this.shutdown.signal)
-    const ctx: CallContext = {
-      ...this.ctx,
-      session: session as string,
-      task: undefined,
-      signal: this.shutdown.signal,
+    const operation = newRef()
+    const release = this.lock(def, values, operation)
+    try {
+      if (latencyMs > 0) await this.ctx.clock.sleep(latencyMs, this.shutdown.signal)
+      const ctx: CallContext = {
+        ...this.ctx,
+        session: session as string,
+        task: undefined,
+        operation,
+        signal: this.shutdown.signal,
+      }
+      return { kind: 'value', value: await def.run(ctx, values), type: def.result }
+    } finally {
+      release()
     }
-    return { kind: 'value', value: await def.run(ctx, values), type: def.result }
+  }
+
+  private lock(def: MethodDef, values: readonly Value[], operation: string): () => void {
+    if (def.lock === undefined) return () => undefined
+    const { vm, op } = def.lock(values)
+    return acquireVmOperation(this.ctx.db, vm, op, operation)
   }
 
   private startTask(def: MethodDef, session: string, values: readonly Value[], latencyMs: number): string {
@@ -119,7 +134,8 @@ export class Dispatcher {
       resultType: def.result,
       latencyMs,
       injectedFault: injected === undefined ? undefined : new XapiFault(injected.code, injected.params ?? []),
-      run: (task, signal) => def.run({ ...this.ctx, session, task, signal }, values),
+      run: (task, signal) => def.run({ ...this.ctx, session, task, operation: task, signal }, values),
+      lock: (task) => this.lock(def, values, task),
     })
   }
 

@@ -12,6 +12,8 @@ export interface TaskBody {
   readonly latencyMs: number
   readonly injectedFault: XapiFault | undefined
   readonly run: (task: string, signal: AbortSignal) => Value | Promise<Value>
+  /** Takes the task's object locks before it waits or runs; returns their release (xapi.md §2.2). */
+  readonly lock?: (task: string) => () => void
 }
 
 /**
@@ -81,23 +83,27 @@ export class TaskRunner {
   }
 
   private async execute(task: string, body: TaskBody, signal: AbortSignal): Promise<void> {
+    let release = (): void => undefined
+    let outcome: { encoded: string } | { fault: XapiFault }
     try {
+      if (body.lock !== undefined) release = body.lock(task)
       if (body.latencyMs > 0) await this.clock.sleep(body.latencyMs, signal).catch(() => undefined)
       if (isAborted(signal)) throw new XapiFault('TASK_CANCELLED', [task])
       if (body.injectedFault !== undefined) throw body.injectedFault
       const value = await body.run(task, signal)
       if (isAborted(signal)) throw new XapiFault('TASK_CANCELLED', [task])
-      this.succeed(
-        task,
-        body.resultType.kind === 'void' ? '' : encodeXmlValue(value, body.resultType, recordTypes),
-      )
+      outcome = {
+        encoded: body.resultType.kind === 'void' ? '' : encodeXmlValue(value, body.resultType, recordTypes),
+      }
     } catch (error) {
-      const fault =
-        error instanceof XapiFault
-          ? error
-          : new XapiFault('INTERNAL_ERROR', [error instanceof Error ? error.message : String(error)])
-      if (this.db.find('task', task) !== undefined) this.fail(task, fault)
+      const message = error instanceof Error ? error.message : String(error)
+      outcome = { fault: error instanceof XapiFault ? error : new XapiFault('INTERNAL_ERROR', [message]) }
     }
+    // XAPI clears the object's current_operations before it completes the task.
+    release()
+    if (this.db.find('task', task) === undefined) return
+    if ('fault' in outcome) this.fail(task, outcome.fault)
+    else this.succeed(task, outcome.encoded)
   }
 
   private finish(task: string, patch: Record<string, Value>): void {

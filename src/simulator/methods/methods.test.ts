@@ -207,4 +207,30 @@ describe('simulator methods (xapi.md §2.3–2.6)', () => {
       await broken.close()
     }
   })
+
+  it('an operation in progress shows in current_operations and blocks incompatible ones', async () => {
+    const vm = sim.pool.vms.get('build-agent') ?? ''
+    sim.faults.addLatency('Async.VM.clone', 3_600_000)
+    try {
+      const task = (await x.call('Async.VM.clone', vm, 'slow')) as string
+      assert.deepEqual(await x.call('VM.get_current_operations', vm), { [task]: 'clone' })
+      assert.deepEqual(await x.fail('VM.start', vm, false, false), [
+        'OTHER_OPERATION_IN_PROGRESS',
+        'VM',
+        vm,
+        'clone',
+        task,
+      ])
+      // clone, copy and export may run together (xapi.md §2.2).
+      const copy = (await x.call('VM.copy', vm, 'alongside', 'OpaqueRef:NULL')) as string
+      assert.equal(await x.call('VM.get_is_a_snapshot', copy), false)
+      await x.call('task.cancel', task)
+      while (((await x.call('task.get_status', task)) as string) === 'cancelling')
+        await new Promise(setImmediate)
+      assert.deepEqual(await x.call('VM.get_current_operations', vm), {})
+      assert.equal(await x.call('task.get_status', task), 'cancelled')
+    } finally {
+      sim.faults.reset()
+    }
+  })
 })

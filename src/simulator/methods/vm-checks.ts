@@ -23,6 +23,12 @@ const ALLOWED_POWER_STATES: Readonly<Record<string, readonly PowerState[]>> = {
   migrate_send: ['Halted', 'Suspended', 'Running'],
 }
 
+// Operations that may run together on one VM (xapi.md §2.2 item 3).
+const COMPATIBLE_GROUPS: readonly ReadonlySet<string>[] = [
+  new Set(['clone', 'copy', 'export']),
+  new Set(['snapshot', 'checkpoint']),
+]
+
 const TEMPLATE_OPERATIONS = new Set(['clone', 'copy', 'export', 'metadata_export', 'provision', 'destroy'])
 const SNAPSHOT_OPERATIONS = new Set([
   'revert',
@@ -34,11 +40,26 @@ const SNAPSHOT_OPERATIONS = new Set([
   'metadata_export',
 ])
 
+function assertNoConflict(
+  vm: string,
+  op: string,
+  current: Readonly<Record<string, string>>,
+  self: string,
+): void {
+  for (const [task, running] of Object.entries(current)) {
+    if (task === self) continue
+    if (!COMPATIBLE_GROUPS.some((group) => group.has(op) && group.has(running))) {
+      throw new XapiFault('OTHER_OPERATION_IN_PROGRESS', ['VM', vm, running, task])
+    }
+  }
+}
+
 /**
  * Raises the first error of XAPI's VM operation checks (xapi.md §2.2, in order): blocked
- * operation, power state, template, snapshot, control domain.
+ * operation, power state, other operation in progress (except the caller's own `self`),
+ * template, snapshot, control domain.
  */
-export function assertVmOperation(db: SimulatorDb, vm: string, op: string): void {
+export function assertVmOperation(db: SimulatorDb, vm: string, op: string, self = ''): void {
   const record = db.get('VM', vm)
   const blocked = record.blocked_operations as Readonly<Record<string, string>>
   if (Object.hasOwn(blocked, op)) throw new XapiFault('OPERATION_BLOCKED', [vm, blocked[op] ?? ''])
@@ -52,6 +73,7 @@ export function assertVmOperation(db: SimulatorDb, vm: string, op: string): void
       state.toLowerCase(),
     ])
   }
+  assertNoConflict(vm, op, record.current_operations as Readonly<Record<string, string>>, self)
   if (record.is_a_template === true && record.is_a_snapshot !== true && !TEMPLATE_OPERATIONS.has(op)) {
     throw new XapiFault('VM_IS_TEMPLATE', [vm, op])
   }
@@ -62,5 +84,18 @@ export function assertVmOperation(db: SimulatorDb, vm: string, op: string): void
   }
   if (record.is_control_domain === true && op !== 'metadata_export') {
     throw new XapiFault('OPERATION_NOT_ALLOWED', [`${op} is not allowed on a control domain`])
+  }
+}
+
+/** Checks `op` on `vm` and records it in `current_operations[id]`; returns the release function. */
+export function acquireVmOperation(db: SimulatorDb, vm: string, op: string, id: string): () => void {
+  assertVmOperation(db, vm, op, id)
+  const current = db.get('VM', vm).current_operations as Readonly<Record<string, string>>
+  db.update('VM', vm, { current_operations: { ...current, [id]: op } })
+  return () => {
+    const now = db.find('VM', vm)?.current_operations as Readonly<Record<string, string>> | undefined
+    if (now === undefined || !(id in now)) return
+    const { [id]: _released, ...rest } = now
+    db.update('VM', vm, { current_operations: rest })
   }
 }

@@ -26,6 +26,7 @@ interface CopyRequest {
   readonly sr: string | undefined
   readonly ignoreVdis: readonly string[]
   readonly nowMs: number
+  readonly operation: string
 }
 
 function newVmFields(db: SimulatorDb, vm: string, request: CopyRequest): Record<string, Value> {
@@ -77,7 +78,7 @@ function copyDisks(db: SimulatorDb, source: XapiRecord, target: string, request:
 
 /** Snapshot, checkpoint, clone or copy of a VM, with XAPI's field rules (xapi.md §2.3, §8.5 #3 and #7). */
 export function copyVm(db: SimulatorDb, vm: string, request: CopyRequest): string {
-  assertVmOperation(db, vm, request.kind)
+  assertVmOperation(db, vm, request.kind, request.operation)
   const source = db.get('VM', vm)
   const fields = newVmFields(db, vm, request)
   const isSnapshot = request.kind === 'snapshot' || request.kind === 'checkpoint'
@@ -105,20 +106,19 @@ export function copyVm(db: SimulatorDb, vm: string, request: CopyRequest): strin
 export function vmCopyMethods(): MethodDef[] {
   const vm = p('vm', t.ref('VM'))
   const newName = p('new_name', t.string)
-  const options = { async: true }
   return [
     method('VM.snapshot', [vm, newName, p('ignore_vdis', t.set(t.ref('VDI')), [])], t.ref('VM'), (ctx, [v, n, ig]) =>
-      copyVm(ctx.db, v as string, { kind: 'snapshot', newName: n as string, sr: undefined, ignoreVdis: ig as string[], nowMs: ctx.clock.now() }),
-    options), // prettier-ignore
+      copyVm(ctx.db, v as string, { kind: 'snapshot', newName: n as string, sr: undefined, ignoreVdis: ig as string[], nowMs: ctx.clock.now(), operation: ctx.operation }),
+    { async: true, lockVm: 'snapshot' }), // prettier-ignore
     method('VM.checkpoint', [vm, newName], t.ref('VM'), (ctx, [v, n]) =>
-      copyVm(ctx.db, v as string, { kind: 'checkpoint', newName: n as string, sr: undefined, ignoreVdis: [], nowMs: ctx.clock.now() }),
-    options), // prettier-ignore
+      copyVm(ctx.db, v as string, { kind: 'checkpoint', newName: n as string, sr: undefined, ignoreVdis: [], nowMs: ctx.clock.now(), operation: ctx.operation }),
+    { async: true, lockVm: 'checkpoint' }), // prettier-ignore
     method('VM.clone', [vm, newName], t.ref('VM'), (ctx, [v, n]) =>
-      copyVm(ctx.db, v as string, { kind: 'clone', newName: n as string, sr: undefined, ignoreVdis: [], nowMs: ctx.clock.now() }),
-    options), // prettier-ignore
+      copyVm(ctx.db, v as string, { kind: 'clone', newName: n as string, sr: undefined, ignoreVdis: [], nowMs: ctx.clock.now(), operation: ctx.operation }),
+    { async: true, lockVm: 'clone' }), // prettier-ignore
     method('VM.copy', [vm, newName, p('sr', t.ref('SR'))], t.ref('VM'), (ctx, [v, n, sr]) => {
       const target = sr === NULL_REF || ctx.db.find('SR', sr as string) === undefined ? undefined : (sr as string)
-      return copyVm(ctx.db, v as string, { kind: 'copy', newName: n as string, sr: target, ignoreVdis: [], nowMs: ctx.clock.now() })
-    }, options), // prettier-ignore
+      return copyVm(ctx.db, v as string, { kind: 'copy', newName: n as string, sr: target, ignoreVdis: [], nowMs: ctx.clock.now(), operation: ctx.operation })
+    }, { async: true, lockVm: 'copy' }), // prettier-ignore
   ]
 }

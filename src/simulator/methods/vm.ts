@@ -19,29 +19,29 @@ export function vmMethods(): MethodDef[] {
       return createVm(ctx.db, { ...fields, power_state: 'Halted' }, ctx.clock.now())
     }, { async: true }), // prettier-ignore
     method('VM.destroy', [p('self', vmRef)], t.void, (ctx, [vm]) => {
-      assertVmOperation(ctx.db, vm as string, 'destroy')
+      assertVmOperation(ctx.db, vm as string, 'destroy', ctx.operation)
       destroyVm(ctx.db, vm as string)
       return ''
-    }, { async: true }), // prettier-ignore
+    }, { async: true, lockVm: 'destroy' }), // prettier-ignore
     method('VM.start', [p('vm', vmRef), p('start_paused', t.bool), p('force', t.bool)], t.void, (ctx, [vm, paused]) => {
-      assertVmOperation(ctx.db, vm as string, 'start')
+      assertVmOperation(ctx.db, vm as string, 'start', ctx.operation)
       const master = ctx.db.all('pool')[0]?.[1].master as string
       const affinity = ctx.db.get('VM', vm as string).affinity as string
       const host = ctx.db.find('host', affinity) === undefined ? master : affinity
       bootVm(ctx.db, vm as string, host, ctx.clock.now(), ctx.guest)
       if (paused === true) ctx.db.update('VM', vm as string, { power_state: 'Paused' })
       return ''
-    }, { async: true }), // prettier-ignore
+    }, { async: true, lockVm: 'start' }), // prettier-ignore
     method('VM.clean_shutdown', [p('vm', vmRef)], t.void, (ctx, [vm]) => {
-      assertVmOperation(ctx.db, vm as string, 'clean_shutdown')
+      assertVmOperation(ctx.db, vm as string, 'clean_shutdown', ctx.operation)
       haltVm(ctx.db, vm as string)
       return ''
-    }, { async: true }), // prettier-ignore
+    }, { async: true, lockVm: 'clean_shutdown' }), // prettier-ignore
     method('VM.hard_shutdown', [p('vm', vmRef)], t.void, (ctx, [vm]) => {
-      assertVmOperation(ctx.db, vm as string, 'hard_shutdown')
+      assertVmOperation(ctx.db, vm as string, 'hard_shutdown', ctx.operation)
       haltVm(ctx.db, vm as string)
       return ''
-    }, { async: true }), // prettier-ignore
+    }, { async: true, lockVm: 'hard_shutdown' }), // prettier-ignore
     method('VM.set_is_a_template', [p('self', vmRef), p('value', t.bool)], t.void, (ctx, [vm, value]) => {
       // Turning a snapshot back into a non-template is allowed (XO does it before export, xapi.md §2.3).
       if (value === true) assertVmOperation(ctx.db, vm as string, 'make_into_template')
