@@ -55,6 +55,8 @@ export interface SimulatorOptions {
    * logins fail with `HOST_IS_SLAVE [master address]`.
    */
   readonly actAsHost?: string
+  /** Emulate XAPI before 21.4.0: `VM.snapshot` without `ignore_vdis` (MESSAGE_PARAMETER_COUNT_MISMATCH with it). */
+  readonly withoutIgnoreVdis?: boolean
   /** How booted guests behave; default: PV drivers detected, health check answered 'success'. */
   readonly guest?: Partial<GuestBehaviour>
 }
@@ -85,7 +87,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const pool = buildPool(db, options.pool ?? DEMO_POOL, clock.now())
   const username = options.username ?? 'root'
   const password = options.password ?? randomBytes(12).toString('base64url')
-  const methods = buildMethodTable()
+  const methods = buildMethodTable({ withoutIgnoreVdis: options.withoutIgnoreVdis ?? false })
   const tasks = new TaskRunner(db, clock, () => pool.master)
   const masterAddress = db.get('host', pool.master).address as string
   const actAs = options.actAsHost === undefined ? pool.master : pool.hosts.get(options.actAsHost)

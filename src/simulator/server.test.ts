@@ -194,6 +194,37 @@ describe('simulator wire protocol', () => {
     })
   })
 
+  it('can emulate an XAPI whose VM.snapshot has no ignore_vdis', async () => {
+    const old = await startSimulator({ password: 'x', withoutIgnoreVdis: true })
+    try {
+      const login = await postRaw(
+        old,
+        '/jsonrpc',
+        JSON.stringify({
+          jsonrpc: '2.0',
+          method: 'session.login_with_password',
+          params: ['root', 'x'],
+          id: 1,
+        }),
+      )
+      const s = (JSON.parse(login.body) as { result: string }).result
+      const vm = old.pool.vms.get('archive') ?? ''
+      const call = (params: unknown[]) =>
+        postRaw(
+          old,
+          '/jsonrpc',
+          JSON.stringify({ jsonrpc: '2.0', method: 'VM.snapshot', params: [s, vm, ...params], id: 2 }),
+        )
+      assert.equal(
+        (await call(['a', []])).body,
+        '{"jsonrpc":"2.0","error":{"code":1,"message":"MESSAGE_PARAMETER_COUNT_MISMATCH","data":["VM.snapshot","2","3"]},"id":2}',
+      )
+      assert.match((await call(['a'])).body, /"result":"OpaqueRef:/)
+    } finally {
+      await old.close()
+    }
+  })
+
   it('fails a wrong password with SESSION_AUTHENTICATION_FAILED [user, message]', async () => {
     const raw = await postRaw(
       sim,

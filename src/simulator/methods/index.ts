@@ -10,11 +10,17 @@ import { vdiMethods } from './vdi.ts'
 import { vmMethods } from './vm.ts'
 import { vmCopyMethods } from './vm-copy.ts'
 
+/** Differences of older XAPI versions the simulator can emulate. */
+export interface XapiVersionOptions {
+  /** Emulate XAPI before 21.4.0: `VM.snapshot` has no `ignore_vdis` parameter (xapi.md §2.3). */
+  readonly withoutIgnoreVdis?: boolean
+}
+
 /**
  * Every wire method of the simulator, by name: the generated accessors first, then the
  * hand-written methods, which replace a generated one of the same name.
  */
-export function buildMethodTable(): Map<string, MethodDef> {
+export function buildMethodTable(version: XapiVersionOptions = {}): Map<string, MethodDef> {
   const table = new Map<string, MethodDef>()
   for (const schema of CLASSES) for (const def of accessorMethods(schema)) table.set(def.name, def)
   for (const def of [
@@ -28,5 +34,12 @@ export function buildMethodTable(): Map<string, MethodDef> {
     ...miscMethods(),
   ])
     table.set(def.name, def)
+  const snapshot = table.get('VM.snapshot')
+  if (version.withoutIgnoreVdis === true && snapshot !== undefined) {
+    table.set('VM.snapshot', {
+      ...snapshot,
+      params: snapshot.params.filter((param) => param.name !== 'ignore_vdis'),
+    })
+  }
   return table
 }

@@ -108,7 +108,7 @@ export function vmCopyMethods(): MethodDef[] {
   const newName = p('new_name', t.string)
   return [
     method('VM.snapshot', [vm, newName, p('ignore_vdis', t.set(t.ref('VDI')), [])], t.ref('VM'), (ctx, [v, n, ig]) =>
-      copyVm(ctx.db, v as string, { kind: 'snapshot', newName: n as string, sr: undefined, ignoreVdis: ig as string[], nowMs: ctx.clock.now(), operation: ctx.operation }),
+      copyVm(ctx.db, v as string, { kind: 'snapshot', newName: n as string, sr: undefined, ignoreVdis: (ig ?? []) as string[], nowMs: ctx.clock.now(), operation: ctx.operation }),
     { async: true, lockVm: 'snapshot' }), // prettier-ignore
     method('VM.checkpoint', [vm, newName], t.ref('VM'), (ctx, [v, n]) =>
       copyVm(ctx.db, v as string, { kind: 'checkpoint', newName: n as string, sr: undefined, ignoreVdis: [], nowMs: ctx.clock.now(), operation: ctx.operation }),
