@@ -18,7 +18,7 @@ import type {
   WriteOptions,
   WriteSource,
 } from '../remote.ts'
-import { joinRemotePath } from '../remote-path.ts'
+import { checkRemotePath, joinRemotePath } from '../remote-path.ts'
 import { checkedChunks, checkRange, checkStartWithin, sourceChunks } from '../byte-streams.ts'
 import { confinePath } from './confine.ts'
 import { lockDirectory } from './local-lock.ts'
@@ -152,6 +152,8 @@ export class LocalRemote implements Remote {
   }
 
   async deleteMany(paths: readonly string[]): Promise<void> {
+    // Validate every path before deleting anything: one hostile name must not half-apply a batch.
+    for (const path of paths) checkRemotePath(path)
     for (const path of paths) await this.delete(path)
   }
 

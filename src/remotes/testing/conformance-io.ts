@@ -138,6 +138,7 @@ export function conformancePathTests(factory: RemoteFactory): void {
 
   it('rejects hostile paths with INVALID_PATH on every operation', () =>
     withRemote(factory, async (remote) => {
+      await remote.write('fine.bin', Buffer.from('x'))
       const hostile = [
         '../x',
         'a/../../x',
@@ -158,6 +159,7 @@ export function conformancePathTests(factory: RemoteFactory): void {
         await rejectsWith(remote.rename('ok.bin', path), 'INVALID_PATH')
         await rejectsWith(remote.lock(path, { ttlMs: 1000 }), 'INVALID_PATH')
         await rejectsWith(remote.deleteMany(['fine.bin', path]), 'INVALID_PATH')
+        assert.equal((await remote.stat('fine.bin')).sizeBytes, 1, 'a batch with a bad path deletes nothing')
         if (path !== '') await rejectsWith(remote.list(path)[Symbol.asyncIterator]().next(), 'INVALID_PATH')
       }
     }))
