@@ -56,7 +56,7 @@ async function writeRaw(vhdPath: string, outPath: string): Promise<number> {
   const out = await LocalFile.open(outPath, 'create')
   try {
     let offset = 0
-    for await (const chunk of chainToRaw(chain)) {
+    for await (const chunk of chainToRaw(chain, { reuseBuffer: true })) {
       // Holes stay holes: an unallocated block is not written, the final truncate sets the size.
       if (!isAllZero(chunk)) await out.write(offset, chunk)
       offset += chunk.length

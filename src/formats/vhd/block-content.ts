@@ -12,7 +12,7 @@ export interface BlockLevel {
   readonly diskType: number
   readonly blockSize: number
   hasBlock(index: number): boolean
-  readBlock(index: number): Promise<RawBlock>
+  readBlock(index: number, scratch?: Uint8Array): Promise<RawBlock>
 }
 
 /** A block's merged view: the bytes, and which sectors some level defined (`complete` = all of them). */
@@ -25,9 +25,14 @@ export interface MergedBlock {
 /**
  * Reads block `index` through `levels` (child first): a differencing level supplies the sectors its
  * bitmap marks, a dynamic or fixed level supplies every remaining sector (unset bits read as zero,
- * spec "Sector bitmap") and ends the walk. Sectors nobody defined read as zero and stay unset in `defined`.
+ * spec "Sector bitmap") and ends the walk. Sectors nobody defined read as zero and stay unset in
+ * `defined`. With `scratch` (bitmap + block bytes) the first read goes there and `data` may be a view of it.
  */
-export async function readMergedBlock(levels: readonly BlockLevel[], index: number): Promise<MergedBlock> {
+export async function readMergedBlock(
+  levels: readonly BlockLevel[],
+  index: number,
+  scratch?: Uint8Array,
+): Promise<MergedBlock> {
   const first = levels[0]
   if (first === undefined) throw new RangeError('readMergedBlock needs at least one level')
   const blockSize = first.blockSize
@@ -41,7 +46,7 @@ export async function readMergedBlock(levels: readonly BlockLevel[], index: numb
       if (terminal) break
       continue
     }
-    const block = await level.readBlock(index)
+    const block = await level.readBlock(index, data === undefined ? scratch : undefined)
     if (data === undefined && (terminal || isBitmapFull(block.bitmap, sectors))) {
       // Fast path: the first level that has the block defines all of it.
       return {

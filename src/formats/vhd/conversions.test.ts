@@ -5,7 +5,14 @@ import { DiskType } from './constants.ts'
 import { BufferFile } from './random-access-file.ts'
 import type { RandomAccessFile } from './random-access-file.ts'
 import { buildVhd } from './testing/build-vhd.ts'
-import { applyExtents, assertSameBytes, collect, createRandom, randomExtents } from './testing/random-disk.ts'
+import {
+  applyExtents,
+  assertSameBytes,
+  collect,
+  collectCopies,
+  createRandom,
+  randomExtents,
+} from './testing/random-disk.ts'
 import { VhdChain } from './vhd-chain.ts'
 import { planVhdStream } from './vhd-stream-writer.ts'
 
@@ -72,6 +79,8 @@ describe('VHD conversions', () => {
     const rechained = await VhdChain.open('dir/rechained.vhd', openerOf(files))
     assert.deepEqual(rechained.paths, ['dir/rechained.vhd', 'dir/base.vhd'])
     assertSameBytes(await collect(chainToRaw(rechained)), contents[2] as Uint8Array, 'rechained')
+    const reused = await collectCopies(chainToRaw(chain, { reuseBuffer: true }), size)
+    assertSameBytes(reused, contents[2] as Uint8Array, 'chain read with a reused buffer')
 
     const flat = new BufferFile(new Uint8Array(0), 'dir/flat.vhd')
     await writeVhdStream(

@@ -64,13 +64,26 @@ async function differsFromParent(parent: VhdChain, index: number, data: Uint8Arr
   return !isAllZero(data.subarray(length))
 }
 
+/** Options of chainToRaw. */
+export interface ChainToRawOptions {
+  /**
+   * Read every block into one reused buffer: no allocation per block, but each chunk is only valid
+   * until the next one is requested (for consumers that write it before asking for more).
+   */
+  readonly reuseBuffer?: boolean
+}
+
 /** The raw bytes of a chain's content, block by block (exactly `virtualSize` bytes, one block in memory). */
-export async function* chainToRaw(chain: VhdChain): AsyncGenerator<Uint8Array> {
+export async function* chainToRaw(
+  chain: VhdChain,
+  options: ChainToRawOptions = {},
+): AsyncGenerator<Uint8Array> {
   const { virtualSize, blockSize } = chain
   const zeros = new Uint8Array(blockSize)
+  const scratch = options.reuseBuffer === true ? new Uint8Array(chain.scratchSize) : undefined
   for (let index = 0; index * blockSize < virtualSize; index++) {
     const length = Math.min(blockSize, virtualSize - index * blockSize)
-    const data = chain.hasBlock(index) ? await chain.readBlock(index) : zeros
+    const data = chain.hasBlock(index) ? await chain.readBlock(index, scratch) : zeros
     yield data.subarray(0, length)
   }
 }

@@ -2,7 +2,7 @@
 export { bitmapSizeBytes, isSectorSet } from './bat.ts'
 export { isAllZero } from './codec-utils.ts'
 export { chainToRaw, rawBlockSource, writeVhdStream } from './conversions.ts'
-export type { RawSourceOptions } from './conversions.ts'
+export type { ChainToRawOptions, RawSourceOptions } from './conversions.ts'
 export { DEFAULT_BLOCK_SIZE, DiskType, MAX_VIRTUAL_SIZE, VHD_EPOCH_MS } from './constants.ts'
 export type { VhdFooter } from './footer.ts'
 export type { ParentLocator, VhdHeader } from './header.ts'

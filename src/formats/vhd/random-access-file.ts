@@ -10,6 +10,8 @@ export interface RandomAccessFile {
   /** A name for messages (a path or a label). */
   readonly name: string
   read(offset: number, length: number): Promise<Uint8Array>
+  /** Reads into `target` (up to its length, fewer only at end of file) and returns the bytes read: no allocation. */
+  readInto?(offset: number, target: Uint8Array): Promise<number>
   size(): Promise<number>
   write?(offset: number, data: Uint8Array): Promise<void>
   /** Makes the written data durable (fdatasync for a local file). */
@@ -37,6 +39,15 @@ export class BufferFile implements RandomAccessFile {
   read(offset: number, length: number): Promise<Uint8Array> {
     const start = Math.min(offset, this.#length)
     return Promise.resolve(this.#bytes.slice(start, Math.min(this.#length, offset + length)))
+  }
+
+  readInto(offset: number, target: Uint8Array): Promise<number> {
+    const chunk = this.#bytes.subarray(
+      Math.min(offset, this.#length),
+      Math.min(this.#length, offset + target.length),
+    )
+    target.set(chunk)
+    return Promise.resolve(chunk.length)
   }
 
   size(): Promise<number> {
@@ -74,13 +85,18 @@ export class LocalFile implements RandomAccessFile {
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     const buffer = Buffer.allocUnsafe(length)
+    const done = await this.readInto(offset, buffer)
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, done)
+  }
+
+  async readInto(offset: number, target: Uint8Array): Promise<number> {
     let done = 0
-    while (done < length) {
-      const { bytesRead } = await this.#handle.read(buffer, done, length - done, offset + done)
+    while (done < target.length) {
+      const { bytesRead } = await this.#handle.read(target, done, target.length - done, offset + done)
       if (bytesRead === 0) break
       done += bytesRead
     }
-    return new Uint8Array(buffer.buffer, buffer.byteOffset, done)
+    return done
   }
 
   async size(): Promise<number> {

@@ -107,9 +107,17 @@ export class VhdChain {
     return out
   }
 
-  /** The content of block `index` as the top disk sees it (full blockSize bytes). */
-  async readBlock(index: number): Promise<Uint8Array> {
-    return (await readMergedBlock(this.disks, index)).data
+  /**
+   * The content of block `index` as the top disk sees it (full blockSize bytes); with `scratch`
+   * (bitmapSize + blockSize bytes) the result may be a view of it, valid until its next use.
+   */
+  async readBlock(index: number, scratch?: Uint8Array): Promise<Uint8Array> {
+    return (await readMergedBlock(this.disks, index, scratch)).data
+  }
+
+  /** Bytes a `readBlock` scratch buffer needs. */
+  get scratchSize(): number {
+    return this.top.bitmapSize + this.blockSize
   }
 
   /** Reads `length` bytes at `offset` of the top disk's content. */

@@ -84,18 +84,29 @@ export class VhdFile implements BlockLevel {
     return isAllocated(entry) ? entry * SECTOR_SIZE : undefined
   }
 
-  /** Reads a stored block's bitmap and full data; throws VHD_BAD_ARGUMENT for a block that is not stored. */
-  async readBlock(index: number): Promise<RawBlock> {
+  /**
+   * Reads a stored block's bitmap and full data (into `scratch` when given and the file can, so the
+   * result views it); throws VHD_BAD_ARGUMENT for a block that is not stored.
+   */
+  async readBlock(index: number, scratch?: Uint8Array): Promise<RawBlock> {
     if (this.header === undefined) return this.#readFixedBlock(index)
     const offset = this.blockOffset(index)
     if (offset === undefined)
       return fail('VHD_BAD_ARGUMENT', this.file.name, 0, 'block', 'a stored block', index)
     const length = this.bitmapSize + this.blockSize
-    const bytes = await this.file.read(offset, length)
+    const bytes = await this.#readBytes(offset, length, scratch)
     if (bytes.length < length) {
       return fail('VHD_TRUNCATED', this.file.name, offset, `block ${index}`, `${length} bytes`, bytes.length)
     }
     return { bitmap: bytes.subarray(0, this.bitmapSize), data: bytes.subarray(this.bitmapSize) }
+  }
+
+  async #readBytes(offset: number, length: number, scratch: Uint8Array | undefined): Promise<Uint8Array> {
+    if (scratch === undefined || scratch.length < length || this.file.readInto === undefined) {
+      return this.file.read(offset, length)
+    }
+    const target = scratch.subarray(0, length)
+    return target.subarray(0, await this.file.readInto(offset, target))
   }
 
   async #readFixedBlock(index: number): Promise<RawBlock> {

@@ -135,3 +135,15 @@ export function assertSameBytes(actual: Uint8Array, expected: Uint8Array, what =
     `${what}: first difference at byte ${at} (sector ${Math.floor(at / 512)}): got ${actual[at]}, expected ${expected[at]}`,
   )
 }
+
+/** Copies each chunk of a stream into one buffer (safe with chunks that reuse one buffer). */
+export async function collectCopies(chunks: AsyncIterable<Uint8Array>, length: number): Promise<Uint8Array> {
+  const out = new Uint8Array(length)
+  let offset = 0
+  for await (const chunk of chunks) {
+    out.set(chunk, offset)
+    offset += chunk.length
+  }
+  if (offset !== length) throw new Error(`stream gave ${offset} bytes, expected ${length}`)
+  return out
+}
