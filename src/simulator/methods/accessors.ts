@@ -1,7 +1,7 @@
 import type { MethodDef } from '../context.ts'
 import { method, p } from '../context.ts'
 import type { ClassSchema, FieldDef } from '../schema/field.ts'
-import type { Value, XapiRecord } from '../types.ts'
+import type { Value, XapiRecord, XapiType } from '../types.ts'
 import { t } from '../types.ts'
 import { XapiFault } from '../xapi-fault.ts'
 
@@ -39,65 +39,60 @@ export function accessorMethods(schema: ClassSchema): MethodDef[] {
 function fieldMethods(cls: string, field: FieldDef): MethodDef[] {
   const self = p('self', t.ref(cls))
   const name = field.name
-  const methods = [
-    method(
-      `${cls}.get_${name}`,
-      [self],
-      field.type,
-      (ctx, [ref]) => ctx.db.get(cls, ref as string)[name] as Value,
-    ),
-  ]
-  if (field.access !== 'rw') return methods
-  methods.push(
-    method(`${cls}.set_${name}`, [self, p('value', field.type)], t.void, (ctx, [ref, value]) => {
-      ctx.db.update(cls, ref as string, { [name]: value as Value })
+  const getter = method(
+    `${cls}.get_${name}`,
+    [self],
+    field.type,
+    (ctx, [ref]) => ctx.db.get(cls, ref as string)[name] as Value,
+  )
+  if (field.access !== 'rw') return [getter]
+  const setter = method(`${cls}.set_${name}`, [self, p('value', field.type)], t.void, (ctx, [ref, value]) => {
+    ctx.db.update(cls, ref as string, { [name]: value as Value })
+    return ''
+  })
+  if (field.type.kind === 'map')
+    return [getter, setter, ...mapMethods(cls, name, field.type.key, field.type.value)]
+  if (field.type.kind === 'set') return [getter, setter, ...setMethods(cls, name, field.type.of)]
+  return [getter, setter]
+}
+
+function mapMethods(cls: string, name: string, key: XapiType, value: XapiType): MethodDef[] {
+  const self = p('self', t.ref(cls))
+  return [
+    method(`${cls}.add_to_${name}`, [self, p('key', key), p('value', value)], t.void, (ctx, [ref, k, v]) => {
+      const record = ctx.db.get(cls, ref as string)
+      const map = record[name] as Record<string, Value>
+      // MAP_DUPLICATE_KEY [class, field, uuid, key] (xapi.md §1.5): add_to_ never overwrites.
+      if (Object.hasOwn(map, k as string)) {
+        throw new XapiFault('MAP_DUPLICATE_KEY', [cls, name, record.uuid as string, k as string])
+      }
+      ctx.db.update(cls, ref as string, { [name]: { ...map, [k as string]: v as Value } })
       return ''
     }),
-  )
-  if (field.type.kind === 'map') {
-    const { key, value } = field.type
-    methods.push(
-      method(
-        `${cls}.add_to_${name}`,
-        [self, p('key', key), p('value', value)],
-        t.void,
-        (ctx, [ref, k, v]) => {
-          const record = ctx.db.get(cls, ref as string)
-          const map = record[name] as Record<string, Value>
-          // MAP_DUPLICATE_KEY [class, field, uuid, key] (xapi.md §1.5): add_to_ never overwrites.
-          if (Object.hasOwn(map, k as string)) {
-            throw new XapiFault('MAP_DUPLICATE_KEY', [cls, name, record.uuid as string, k as string])
-          }
-          ctx.db.update(cls, ref as string, { [name]: { ...map, [k as string]: v as Value } })
-          return ''
-        },
-      ),
-      method(`${cls}.remove_from_${name}`, [self, p('key', key)], t.void, (ctx, [ref, k]) => {
-        const map = ctx.db.get(cls, ref as string)[name] as Record<string, Value>
-        if (!Object.hasOwn(map, k as string)) return '' // removing an absent key succeeds (xapi.md §8.5 #8)
-        const { [k as string]: _removed, ...rest } = map
-        ctx.db.update(cls, ref as string, { [name]: rest })
-        return ''
-      }),
-    )
-  }
-  if (field.type.kind === 'set') {
-    const of = field.type.of
-    methods.push(
-      method(`${cls}.add_${name}`, [self, p('value', of)], t.void, (ctx, [ref, v]) => {
-        const set = ctx.db.get(cls, ref as string)[name] as readonly Value[]
-        if (!set.includes(v as Value)) ctx.db.update(cls, ref as string, { [name]: [...set, v as Value] })
-        return ''
-      }),
-      method(`${cls}.remove_${name}`, [self, p('value', of)], t.void, (ctx, [ref, v]) => {
-        const set = ctx.db.get(cls, ref as string)[name] as readonly Value[]
-        if (set.includes(v as Value))
-          ctx.db.update(cls, ref as string, { [name]: set.filter((x) => x !== v) })
-        return ''
-      }),
-    )
-  }
-  return methods
+    method(`${cls}.remove_from_${name}`, [self, p('key', key)], t.void, (ctx, [ref, k]) => {
+      const map = ctx.db.get(cls, ref as string)[name] as Record<string, Value>
+      if (!Object.hasOwn(map, k as string)) return '' // removing an absent key succeeds (xapi.md §8.5 #8)
+      const { [k as string]: _removed, ...rest } = map
+      ctx.db.update(cls, ref as string, { [name]: rest })
+      return ''
+    }),
+  ]
+}
+
+function setMethods(cls: string, name: string, of: XapiType): MethodDef[] {
+  const self = p('self', t.ref(cls))
+  return [
+    method(`${cls}.add_${name}`, [self, p('value', of)], t.void, (ctx, [ref, v]) => {
+      const set = ctx.db.get(cls, ref as string)[name] as readonly Value[]
+      if (!set.includes(v as Value)) ctx.db.update(cls, ref as string, { [name]: [...set, v as Value] })
+      return ''
+    }),
+    method(`${cls}.remove_${name}`, [self, p('value', of)], t.void, (ctx, [ref, v]) => {
+      const set = ctx.db.get(cls, ref as string)[name] as readonly Value[]
+      if (set.includes(v as Value)) ctx.db.update(cls, ref as string, { [name]: set.filter((x) => x !== v) })
+      return ''
+    }),
+  ]
 }
 
 /** The `<Class>.create(record)` constructor: takes rw and ctor fields, mandatory ones must be present. */
