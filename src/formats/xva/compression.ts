@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { createGunzip } from 'node:zlib'
+import type { Transform } from 'node:stream'
+import { createGunzip, createGzip } from 'node:zlib'
+import { CompressStream, DecompressStream } from 'zstd-napi'
 import { XvaError } from './xva-error.ts'
 
 /** How an XVA stream is compressed, told by its first bytes (`/import` auto-detects the same way). */
@@ -22,8 +24,8 @@ async function* prepend(
 }
 
 /**
- * Returns the uncompressed bytes of an XVA stream, whatever its compression (gzip via zlib).
- * zstd is recognised but not decoded yet: it fails with XVA_UNSUPPORTED rather than as a bad tar.
+ * Returns the uncompressed bytes of an XVA stream, whatever its compression (gzip via zlib, zstd
+ * via zstd-napi), as `/import` does: compression is told by the first bytes, not by a flag.
  */
 export async function decompressXva(
   source: AsyncIterable<Uint8Array>,
@@ -42,31 +44,56 @@ export async function decompressXva(
   const compression = detectCompression(first)
   const bytes = prepend(head, iterator)
   if (compression === 'none') return { compression, bytes }
-  if (compression === 'zstd') {
-    await iterator.return?.()
-    throw new XvaError(
-      'XVA_UNSUPPORTED',
-      what,
-      'an uncompressed or gzip XVA',
-      'a zstd-compressed stream (not supported yet)',
-    )
-  }
-  const gunzip = createGunzip()
-  // The pipeline's failure (a corrupt gzip stream) surfaces through `gunzip` when it is read.
-  pipeline(Readable.from(bytes), gunzip).catch(() => undefined)
-  return { compression, bytes: gunzipErrors(gunzip, what) }
+  const decoder: Transform = compression === 'gzip' ? createGunzip() : new DecompressStream()
+  // The pipeline's failure (corrupt input) surfaces through the decoder when it is read.
+  pipeline(Readable.from(bytes), decoder).catch(() => undefined)
+  return { compression, bytes: decoderErrors(decoder, compression, what) }
 }
 
-/** Turns zlib's errors into XVA errors: a cut gzip stream is XVA_TRUNCATED, bad data XVA_TAR_INVALID. */
-async function* gunzipErrors(gunzip: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {
+/**
+ * Compresses a byte stream as `/export?use_compression=true|zstd` does (the whole tar): gzip
+ * level 1 (zlib is slow on these machines, tooling.md §6) or zstd level 3. Memory: the codecs' windows.
+ */
+export async function* compressXva(
+  source: AsyncIterable<Uint8Array>,
+  compression: Exclude<XvaCompression, 'none'>,
+): AsyncGenerator<Uint8Array> {
+  const encoder: Transform = compression === 'gzip' ? createGzip({ level: 1 }) : new CompressStream()
+  const done = pipeline(Readable.from(source), encoder)
   try {
-    yield* gunzip
+    yield* encoder as AsyncIterable<Uint8Array>
+  } finally {
+    encoder.destroy()
+  }
+  await done
+}
+
+/** Turns codec errors into XVA errors: a cut stream is XVA_TRUNCATED, bad data XVA_TAR_INVALID. */
+async function* decoderErrors(
+  decoder: AsyncIterable<Uint8Array>,
+  compression: XvaCompression,
+  what: string,
+): AsyncGenerator<Uint8Array> {
+  try {
+    yield* decoder
   } catch (error) {
+    if (error instanceof XvaError) throw error
     const code = (error as { code?: unknown }).code
-    if (code === 'Z_BUF_ERROR')
-      throw new XvaError('XVA_TRUNCATED', `${what} (gzip)`, 'a complete gzip stream', 'the end of the stream')
-    if (typeof code === 'string' && code.startsWith('Z_'))
-      throw new XvaError('XVA_TAR_INVALID', `${what} (gzip)`, 'valid gzip data', code)
-    throw error
+    const message = error instanceof Error ? error.message : String(error)
+    const cut = code === 'Z_BUF_ERROR' || /unexpected end|truncated|incomplete/i.test(message)
+    if (cut) {
+      throw new XvaError(
+        'XVA_TRUNCATED',
+        `${what} (${compression})`,
+        `a complete ${compression} stream`,
+        'the end of the stream',
+      )
+    }
+    throw new XvaError(
+      'XVA_TAR_INVALID',
+      `${what} (${compression})`,
+      `valid ${compression} data`,
+      typeof code === 'string' ? code : message,
+    )
   }
 }

@@ -25,6 +25,13 @@ export const SHA1SUM: OracleTool = {
   install: 'apt-get install coreutils',
 }
 
+/** The zstd command-line tool, an independent zstd codec for XVA compression. */
+export const ZSTD: OracleTool = {
+  name: 'zstd',
+  probe: ['zstd', '--version'],
+  install: 'apt-get install zstd',
+}
+
 /**
  * True when `tool` runs here. When it does not: under `CI=true` the test fails (CI installs every
  * oracle); locally the test is skipped with the install hint.
