@@ -18,7 +18,10 @@ const powerState = t.enum('Halted', 'Paused', 'Running', 'Suspended')
 const vmOp = t.enum(...VM_OPERATIONS)
 const onAction = (...values: string[]) => t.enum(...values)
 
-/** Field table of `VM` (xapi.md §2.1; `ocaml/idl/datamodel_vm.ml`). */
+/**
+ * Field table of `VM` (xapi.md §2.1; `ocaml/idl/datamodel_vm.ml`). Fields XAPI gives an explicit
+ * setter (`set_VCPUs_max`, `set_memory_static_max`, `set_NVRAM`, …) are `rw` here.
+ */
 export const vmSchema: ClassSchema = {
   name: 'VM',
   genericCreate: true,
@@ -32,19 +35,19 @@ export const vmSchema: ClassSchema = {
     f('user_version', t.int, 'rw', 1),
     f('is_a_template', t.bool, 'rw'),
     f('is_default_template', t.bool),
-    f('suspend_VDI', t.ref('VDI'), 'ctor'),
+    f('suspend_VDI', t.ref('VDI'), 'rw'),
     f('resident_on', t.ref('host')),
     f('scheduled_to_be_resident_on', t.ref('host')),
     f('affinity', t.ref('host'), 'rw'),
     f('memory_overhead', t.int),
     f('memory_target', t.int),
-    f('memory_static_max', t.int, 'ctor', 1073741824),
-    f('memory_dynamic_max', t.int, 'ctor', 1073741824),
-    f('memory_dynamic_min', t.int, 'ctor', 1073741824),
-    f('memory_static_min', t.int, 'ctor', 1073741824),
+    f('memory_static_max', t.int, 'rw', 1073741824),
+    f('memory_dynamic_max', t.int, 'rw', 1073741824),
+    f('memory_dynamic_min', t.int, 'rw', 1073741824),
+    f('memory_static_min', t.int, 'rw', 1073741824),
     f('VCPUs_params', t.stringMap, 'rw'),
-    f('VCPUs_max', t.int, 'ctor', 1),
-    f('VCPUs_at_startup', t.int, 'ctor', 1),
+    f('VCPUs_max', t.int, 'rw', 1),
+    f('VCPUs_at_startup', t.int, 'rw', 1),
     f('actions_after_shutdown', onAction('destroy', 'restart'), 'rw', 'destroy'),
     f('actions_after_reboot', onAction('destroy', 'restart'), 'rw', 'restart'),
     f('actions_after_crash', onAction('destroy', 'coredump_and_destroy', 'restart', 'coredump_and_restart', 'preserve', 'rename_restart'), 'rw', 'restart'), // prettier-ignore
@@ -62,7 +65,7 @@ export const vmSchema: ClassSchema = {
     f('PV_legacy_args', t.string, 'rw'),
     f('HVM_boot_policy', t.string, 'rw', 'BIOS order'),
     f('HVM_boot_params', t.stringMap, 'rw', { order: 'cd' }),
-    f('HVM_shadow_multiplier', t.float, 'ctor', 1),
+    f('HVM_shadow_multiplier', t.float, 'rw', 1),
     f('platform', t.stringMap, 'rw'),
     f('PCI_bus', t.string, 'rw'),
     f('other_config', t.stringMap, 'rw'),
@@ -95,20 +98,20 @@ export const vmSchema: ClassSchema = {
     f('snapshot_schedule', t.ref('VMSS')),
     f('is_vmss_snapshot', t.bool),
     f('appliance', t.ref('VM_appliance'), 'rw'),
-    f('start_delay', t.int, 'ctor'),
-    f('shutdown_delay', t.int, 'ctor'),
-    f('order', t.int, 'ctor'),
+    f('start_delay', t.int, 'rw'),
+    f('shutdown_delay', t.int, 'rw'),
+    f('order', t.int, 'rw'),
     f('VGPUs', t.set(t.ref('VGPU'))),
     f('attached_PCIs', t.set(t.ref('PCI'))),
     f('suspend_SR', t.ref('SR'), 'rw'),
     f('version', t.int, 'ctor'),
     f('generation_id', t.string, 'ctor'),
-    f('hardware_platform_version', t.int, 'ctor'),
-    f('has_vendor_device', t.bool, 'ctor'),
+    f('hardware_platform_version', t.int, 'rw'),
+    f('has_vendor_device', t.bool, 'rw'),
     f('requires_reboot', t.bool),
     f('reference_label', t.string, 'ctor'),
-    f('domain_type', t.enum('hvm', 'pv', 'pv_in_pvh', 'pvh', 'unspecified'), 'ctor', 'hvm'),
-    f('NVRAM', t.stringMap, 'ctor'),
+    f('domain_type', t.enum('hvm', 'pv', 'pv_in_pvh', 'pvh', 'unspecified'), 'rw', 'hvm'),
+    f('NVRAM', t.stringMap, 'rw'),
     f('pending_guidances', t.set(t.string)),
   ],
 }
