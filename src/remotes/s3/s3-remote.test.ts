@@ -37,6 +37,8 @@ function s3rverRemote(options: Partial<S3RemoteOptions> = {}): S3Remote {
     // Small parts and pages so the suite crosses part and page boundaries with small data.
     minPartSizeBytes: 256 << 10,
     listPageSize: 7,
+    // s3rver decodes x-amz-copy-source with decodeURI, so %2B etc. would stay encoded.
+    copySourceEncoding: 'uri',
     onWarning: (_message, details) => warnings.push(details),
     ...options,
   })

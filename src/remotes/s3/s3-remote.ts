@@ -66,6 +66,12 @@ export interface S3RemoteOptions {
   /** Parts uploading at once, which is also how many parts are in memory (default 2). */
   readonly queueSize?: number
   readonly partTries?: number
+  /**
+   * How CopyObject's source key is escaped: 'component' (default; every reserved character
+   * percent-encoded, as AWS, MinIO and Ceph decode it) or 'uri' (reserved characters raw), for
+   * servers that decode it with decodeURI only (s3rver 3.7.1; docs/remotes.md §8).
+   */
+  readonly copySourceEncoding?: 'component' | 'uri'
   /** Keys per ListObjectsV2 page (default 1000, the S3 maximum). */
   readonly listPageSize?: number
   readonly clock?: Clock
@@ -273,7 +279,8 @@ export class S3Remote implements Remote {
         },
       )
     }
-    const copySource = `${this.#bucket}/${source.split('/').map(encodeURIComponent).join('/')}`
+    const encode = this.#options.copySourceEncoding === 'uri' ? encodeURI : encodeURIComponent
+    const copySource = `${this.#bucket}/${source.split('/').map(encode).join('/')}`
     await s3Call(from, 'rename', () =>
       this.#port.send(new CopyObjectCommand({ Bucket: this.#bucket, Key: target, CopySource: copySource })),
     )

@@ -179,6 +179,27 @@ describe('S3 writes (fake endpoint)', () => {
   })
 })
 
+describe('S3 rename (fake endpoint)', () => {
+  it('copies with every reserved character of the source key percent-encoded, then deletes the source', async () => {
+    const { port, sent } = fakePort((s) => (s.name === 'HeadObject' ? { ContentLength: 3 } : {}))
+    await remoteOn(port).rename('a b/x+y=z&#?.txt', 'c/d')
+    assert.deepEqual(
+      sent.map((s) => [s.name, s.input.Key, s.input.CopySource]),
+      [
+        ['HeadObject', 'dir/a b/x+y=z&#?.txt', undefined],
+        ['CopyObject', 'dir/c/d', 'b/dir/a%20b/x%2By%3Dz%26%23%3F.txt'],
+        ['DeleteObject', 'dir/a b/x+y=z&#?.txt', undefined],
+      ],
+    )
+    const big = fakePort(() => ({ ContentLength: 6 * 1024 ** 3 }))
+    await rejectsWith(remoteOn(big.port).rename('huge', 'elsewhere'), 'UNSUPPORTED')
+    assert.deepEqual(
+      big.sent.map((s) => s.name),
+      ['HeadObject'],
+    )
+  })
+})
+
 describe('S3 error classification', () => {
   it('maps S3 error names and HTTP statuses to stable codes', () => {
     const cases: [unknown, string][] = [

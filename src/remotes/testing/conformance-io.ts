@@ -125,6 +125,26 @@ export function conformanceAccessTests(factory: RemoteFactory): void {
 
 /** The rename, path-validation and info part of the conformance suite. */
 export function conformancePathTests(factory: RemoteFactory): void {
+  it('keeps names with spaces, unicode and URL-special characters intact', () =>
+    withRemote(factory, async (remote) => {
+      const names = [
+        'dir with space/a b.txt',
+        'ünï/cødé €.bin',
+        'sym/a+b=c&d.txt',
+        'sym/100%25 #1 ?x.json',
+        "q/it's;(1)[2]{3}~!@$,.txt",
+      ]
+      for (const name of names) await remote.write(name, Buffer.from(name))
+      for (const name of names) assert.equal((await readAll(remote, name)).toString(), name)
+      const listed: string[] = []
+      for await (const entry of remote.list('', { recursive: true })) listed.push(entry.path)
+      assert.deepEqual(listed.sort(), [...names].sort())
+      await remote.rename('sym/a+b=c&d.txt', 'sym/moved %2F+.txt')
+      assert.equal((await readAll(remote, 'sym/moved %2F+.txt')).toString(), 'sym/a+b=c&d.txt')
+      await remote.deleteMany(names)
+      assert.deepEqual((await remote.stat('sym/moved %2F+.txt')).sizeBytes, 15)
+    }))
+
   it('renames, replacing the target', () =>
     withRemote(factory, async (remote) => {
       await remote.write('from.bin', Buffer.from('new'))
