@@ -1,7 +1,8 @@
 import type { Json, JsonObject } from '../shared/json.ts'
 
-/** What replaces a secret. */
-export const REDACTED = '*****'
+import { REDACTED, redactText } from '../shared/redact-text.ts'
+
+export { REDACTED, redactText }
 
 // Keys whose values are secrets wherever they appear (XAPI session refs are bearer tokens).
 const SECRET_KEY =
@@ -12,15 +13,6 @@ const SECRET_SUFFIX = /(password|secret|token|credentials|privatekey|secretkey|s
 export function isSecretKey(key: string): boolean {
   const flat = key.replace(/[-\s]/g, '')
   return SECRET_KEY.test(flat) || SECRET_SUFFIX.test(flat)
-}
-
-// user:password@ in URLs, and secrets passed as query parameters.
-const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^/\s:@]*):([^/\s@]*)@/gi
-const QUERY_SECRET = /([?&;](?:session_id|password|token|secret|access_key|secret_key|api_key)=)[^&\s#"']*/gi
-
-/** Removes credentials embedded in free text: URL passwords and secret query parameters. */
-export function redactText(text: string): string {
-  return text.replace(URL_USERINFO, `$1$2:${REDACTED}@`).replace(QUERY_SECRET, `$1${REDACTED}`)
 }
 
 /**

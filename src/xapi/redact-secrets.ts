@@ -1,13 +1,10 @@
-/** What replaces a secret in messages. */
-export const REDACTED = '*****'
+import { REDACTED, redactText } from '../shared/redact-text.ts'
 
-// `session_id` is a bearer token (xapi.md §1.5, §3) and URLs may carry `user:password@`.
-const QUERY_SECRET = /([?&;]session_id=)[^&\s#"']*/gi
-const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@]*@/gi
+export { REDACTED }
 
-/** Removes `session_id=` values and URL user info from free text (error messages, URLs). */
+/** Removes `session_id=` values and URL passwords from free text (error messages, URLs). */
 export function redactSecrets(text: string): string {
-  return text.replace(QUERY_SECRET, `$1${REDACTED}`).replace(URL_USERINFO, '$1')
+  return redactText(text)
 }
 
 /** The URL as text with its user info and `session_id` removed, safe for errors and logs. */

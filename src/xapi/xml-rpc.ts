@@ -1,6 +1,6 @@
 import type { XapiValue } from './types.ts'
-import { childElements, escapeXml, parseXml, textOf } from './xml-parser.ts'
-import type { XmlElement } from './xml-parser.ts'
+import { childElements, escapeXml, parseXml, textOf, XmlError } from '../shared/xml.ts'
+import type { XmlElement } from '../shared/xml.ts'
 import { XapiError, XapiProtocolError } from './xapi-error.ts'
 import { valueText } from './records.ts'
 
@@ -114,9 +114,19 @@ function decodeStruct(struct: XmlElement, where: string): XapiStruct {
   return out
 }
 
+/** Parses XML from the server; malformed XML is a protocol error of the call `where`. */
+function parseServerXml(text: string, where: string): XmlElement {
+  try {
+    return parseXml(text, where)
+  } catch (error) {
+    if (error instanceof XmlError) throw new XapiProtocolError(where, 'well-formed XML', error.message)
+    throw error
+  }
+}
+
 /** Decodes a bare XML-RPC value text such as a task `result` (`<value>OpaqueRef:…</value>`, xapi.md §1.6). */
 export function decodeXmlRpcValueText(text: string, where: string): XapiValue {
-  const root = parseXml(text)
+  const root = parseServerXml(text, where)
   if (root.name !== 'value') throw new XapiProtocolError(where, '<value>', `<${root.name}>`)
   return decodeXmlRpcValue(root, where)
 }
@@ -132,7 +142,7 @@ function isStruct(value: XapiValue): value is XapiStruct {
  */
 export function decodeXmlRpcResponse(body: string, method: string): XapiValue {
   const where = `${method} response`
-  const root = parseXml(body)
+  const root = parseServerXml(body, where)
   if (root.name !== 'methodResponse') throw new XapiProtocolError(where, '<methodResponse>', `<${root.name}>`)
   const first = childElements(root)[0]
   if (first?.name === 'fault') {

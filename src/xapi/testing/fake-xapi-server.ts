@@ -5,7 +5,7 @@ import http from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { XapiValue } from '../types.ts'
-import { childElements, parseXml, textOf } from '../xml-parser.ts'
+import { childElements, parseXml, textOf } from '../../shared/xml.ts'
 import { decodeXmlRpcValue } from '../xml-rpc.ts'
 
 /** One RPC as the server received it. */
