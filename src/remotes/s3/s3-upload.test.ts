@@ -147,7 +147,9 @@ describe('S3 writes (fake endpoint)', () => {
 
   it('aborts the multipart upload when the source fails, and reports an abort the server refuses', async () => {
     const warnings: JsonObject[] = []
+    const answered: string[] = []
     const { port, sent } = fakePort((s) => {
+      answered.push(s.name)
       if (s.name === 'AbortMultipartUpload') throw s3Error('MethodNotAllowed', 405)
       return defaultAnswer(s)
     })
@@ -164,6 +166,12 @@ describe('S3 writes (fake endpoint)', () => {
       ['CreateMultipartUpload', 'AbortMultipartUpload'],
     )
     assert.deepEqual(warnings, [{ path: 'x', uploadId: 'u1', error: 'MethodNotAllowed' }])
+    // Parts in flight when the source died were answered before the abort was sent.
+    assert.equal(answered.at(-1), 'AbortMultipartUpload')
+    assert.equal(
+      answered.filter((n) => n === 'UploadPart').length,
+      sent.filter((x) => x.name === 'UploadPart').length,
+    )
   })
 
   it('deletes in DeleteObjects batches of 1000 and reports per-key failures', async () => {

@@ -152,6 +152,37 @@ export async function uploadObject(port: S3Port, source: AsyncIterable<Uint8Arra
   }
 }
 
+/** Uploads one part (kept in memory, so retried on its own when the server is unavailable). */
+function uploadPart(
+  port: S3Port,
+  uploadId: string,
+  partNumber: number,
+  data: Buffer,
+  options: UploadOptions,
+) {
+  const send = () =>
+    s3Call(options.path, 'write', () =>
+      port.send(
+        new UploadPartCommand({
+          Bucket: options.bucket,
+          Key: options.key,
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          Body: data,
+          ContentLength: data.byteLength,
+        }),
+        sendOptions(options.signal),
+      ),
+    )
+  return retry(send, {
+    tries: options.partTries,
+    delayMs: 500,
+    isRetryable: isRetryableRemoteError,
+    clock: options.clock,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  })
+}
+
 async function uploadParts(
   port: S3Port,
   reader: PartReader,
@@ -164,53 +195,34 @@ async function uploadParts(
   let failure: { error: unknown } | undefined
   let body = first
   for (let partNumber = 1; ; partNumber++) {
-    const data = body
-    const upload = retry(
-      () =>
-        s3Call(options.path, 'write', () =>
-          port.send(
-            new UploadPartCommand({
-              Bucket: options.bucket,
-              Key: options.key,
-              UploadId: uploadId,
-              PartNumber: partNumber,
-              Body: data,
-              ContentLength: data.byteLength,
-            }),
-            sendOptions(options.signal),
-          ),
-        ),
-      {
-        tries: options.partTries,
-        delayMs: 500,
-        isRetryable: isRetryableRemoteError,
-        clock: options.clock,
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-      },
-    ).then(
-      (response) => {
-        parts[partNumber - 1] = { PartNumber: partNumber, ETag: response.ETag ?? '' }
-      },
-      (error: unknown) => {
-        failure ??= { error }
-      },
-    )
-    const tracked: Promise<void> = upload.finally(() => inflight.delete(tracked))
+    const number = partNumber
+    const tracked: Promise<void> = uploadPart(port, uploadId, number, body, options)
+      .then(
+        (response) => {
+          parts[number - 1] = { PartNumber: number, ETag: response.ETag ?? '' }
+        },
+        (error: unknown) => {
+          failure ??= { error }
+        },
+      )
+      .finally(() => inflight.delete(tracked))
     inflight.add(tracked)
     if (reader.exhausted) break
     // Bounded memory: read the next part only when fewer than queueSize parts are in flight.
     while (inflight.size >= options.queueSize && failure === undefined) await Promise.race(inflight)
     if (failure !== undefined) break
     if (partNumber >= S3_MAX_PARTS) {
-      failure = {
-        error: new RemoteError(
-          'UNSUPPORTED',
-          `write ${JSON.stringify(options.path)}: more than ${S3_MAX_PARTS} parts; set a larger part size`,
-        ),
-      }
+      const message = `write ${JSON.stringify(options.path)}: more than ${S3_MAX_PARTS} parts; set a larger part size`
+      failure = { error: new RemoteError('UNSUPPORTED', message) }
       break
     }
-    body = await reader.read(planPartSize(partNumber + 1, options))
+    try {
+      body = await reader.read(planPartSize(partNumber + 1, options))
+    } catch (error) {
+      // The source failed: let the parts in flight settle before the caller aborts the upload.
+      failure ??= { error }
+      break
+    }
   }
   await Promise.all(inflight)
   if (failure !== undefined) throw failure.error
