@@ -12,10 +12,17 @@ export type XmlNode = XmlElement | string
 
 /** Error for malformed XML: names the document, the offset, what was expected and what was found. */
 export class XmlError extends BackupError<'XML_INVALID'> {
+  readonly offset: number
+  readonly expected: string
+  readonly got: string
+
   constructor(what: string, offset: number, expected: string, got: string) {
     super('XML_INVALID', `${what}: at offset ${offset}: expected ${expected}, got ${got}`, {
       details: { offset, expected, got },
     })
+    this.offset = offset
+    this.expected = expected
+    this.got = got
   }
 }
 
