@@ -17,12 +17,65 @@ describeRemoteConformance('s3 (fake endpoint, conditional writes)', (clock) => {
       conditionalWrites: true,
       minPartSizeBytes: 128 << 10,
       listPageSize: 5,
+      // Renames of more than 10 bytes go through the multipart copy (UploadPartCopy) path here;
+      // s3rver covers single CopyObject.
+      singleCopyMaxBytes: 10,
+      copyPartSizeBytes: 4,
       clock,
     }),
   })
 })
 
 describe('S3Remote with conditional writes (fake endpoint)', () => {
+  it('renames a large object with a multipart copy of byte ranges, then deletes the source', async () => {
+    const fake = createFakeS3('bucket')
+    const remote = new S3Remote({
+      client: fake.port,
+      bucket: 'bucket',
+      singleCopyMaxBytes: 5,
+      copyPartSizeBytes: 4,
+    })
+    await remote.write('a', Buffer.from('0123456789'))
+    fake.calls.length = 0
+    await remote.rename('a', 'b')
+    assert.deepEqual(fake.calls, [
+      'HeadObject',
+      'CreateMultipartUpload',
+      'UploadPartCopy',
+      'UploadPartCopy',
+      'UploadPartCopy',
+      'CompleteMultipartUpload',
+      'DeleteObject',
+    ])
+    assert.deepEqual([...fake.objects.keys()], ['b'])
+    assert.equal(fake.objects.get('b')?.data.toString(), '0123456789')
+  })
+
+  it('aborts a failed multipart copy: no target, the source kept', async () => {
+    const fake = createFakeS3('bucket')
+    let copies = 0
+    const failing = {
+      send: (command: { constructor: { name: string } }, options?: object) => {
+        if (command.constructor.name === 'UploadPartCopyCommand' && ++copies === 2) {
+          return Promise.reject(
+            Object.assign(new Error('boom'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } }),
+          )
+        }
+        return (fake.port.send as (c: unknown, o?: object) => Promise<unknown>)(command, options)
+      },
+    } as unknown as typeof fake.port
+    const remote = new S3Remote({
+      client: failing,
+      bucket: 'bucket',
+      singleCopyMaxBytes: 5,
+      copyPartSizeBytes: 4,
+    })
+    await remote.write('a', Buffer.from('0123456789'))
+    await rejectsWith(remote.rename('a', 'b'), 'UNAVAILABLE')
+    assert.deepEqual([...fake.objects.keys()], ['a'])
+    assert.equal(fake.uploads.size, 0)
+  })
+
   it('declares exclusive locking and leaves no multipart upload behind on failure', async () => {
     const fake = createFakeS3('bucket')
     const remote = new S3Remote({

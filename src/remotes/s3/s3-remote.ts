@@ -1,5 +1,4 @@
 import {
-  CopyObjectCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -28,6 +27,7 @@ import { checkRemotePath } from '../remote-path.ts'
 import { checkedChunks, checkRange, checkStartWithin, sliceBytes, sourceChunks } from '../byte-streams.ts'
 import { S3_MAX_PART_BYTES, S3_MIN_PART_BYTES, s3Call, sendOptions, uploadObject } from './s3-upload.ts'
 import type { S3Port } from './s3-upload.ts'
+import { copyObject } from './s3-copy.ts'
 
 /**
  * Makes a ranged GET's body exactly `[start, end)`. RFC 9110 §14.2 lets a server ignore Range and
@@ -72,6 +72,10 @@ export interface S3RemoteOptions {
    * servers that decode it with decodeURI only (s3rver 3.7.1; docs/remotes.md §8).
    */
   readonly copySourceEncoding?: 'component' | 'uri'
+  /** Largest object renamed with one CopyObject (default 5 GiB, S3's limit); tests lower it. */
+  readonly singleCopyMaxBytes?: number
+  /** Part size of multipart copies (default: planCopyPartSize). */
+  readonly copyPartSizeBytes?: number
   /** Keys per ListObjectsV2 page (default 1000, the S3 maximum). */
   readonly listPageSize?: number
   readonly clock?: Clock
@@ -266,23 +270,25 @@ export class S3Remote implements Remote {
   }
 
   async rename(from: string, to: string): Promise<void> {
-    const source = this.#key(from)
-    const target = this.#key(to)
+    const sourceKey = this.#key(from)
+    const targetKey = this.#key(to)
     const { sizeBytes } = await this.stat(from)
-    if (sizeBytes > S3_MAX_PART_BYTES) {
-      // CopyObject stops at 5 GiB; UploadPartCopy is not implemented (docs/remotes.md §S3).
-      throw new RemoteError(
-        'UNSUPPORTED',
-        `rename ${JSON.stringify(from)}: objects over 5 GiB cannot be renamed yet`,
-        {
-          details: { path: from, sizeBytes },
-        },
-      )
-    }
     const encode = this.#options.copySourceEncoding === 'uri' ? encodeURI : encodeURIComponent
-    const copySource = `${this.#bucket}/${source.split('/').map(encode).join('/')}`
-    await s3Call(from, 'rename', () =>
-      this.#port.send(new CopyObjectCommand({ Bucket: this.#bucket, Key: target, CopySource: copySource })),
+    await copyObject(
+      this.#port,
+      {
+        bucket: this.#bucket,
+        sourceKey,
+        targetKey,
+        sizeBytes,
+        copySource: `${this.#bucket}/${sourceKey.split('/').map(encode).join('/')}`,
+        path: from,
+        onWarning: this.#options.onWarning,
+        ...(this.#options.singleCopyMaxBytes === undefined
+          ? {}
+          : { singleCopyMaxBytes: this.#options.singleCopyMaxBytes }),
+      },
+      this.#options.copyPartSizeBytes,
     )
     await this.delete(from)
   }

@@ -199,11 +199,24 @@ describe('S3 rename (fake endpoint)', () => {
         ['DeleteObject', 'dir/a b/x+y=z&#?.txt', undefined],
       ],
     )
-    const big = fakePort(() => ({ ContentLength: 6 * 1024 ** 3 }))
-    await rejectsWith(remoteOn(big.port).rename('huge', 'elsewhere'), 'UNSUPPORTED')
+    const big = fakePort((x) =>
+      x.name === 'HeadObject'
+        ? { ContentLength: 6 * 1024 ** 3 + 1 }
+        : x.name === 'CreateMultipartUpload'
+          ? { UploadId: 'c1' }
+          : {},
+    )
+    await remoteOn(big.port).rename('huge', 'elsewhere')
+    const copies = big.sent.filter((x) => x.name === 'UploadPartCopy').map((x) => x.input.CopySourceRange)
+    // Over 5 GiB: 1 GiB UploadPartCopy ranges, the last one byte long.
+    assert.equal(copies.length, 7)
     assert.deepEqual(
-      big.sent.map((s) => s.name),
-      ['HeadObject'],
+      [copies[0], copies[6]],
+      ['bytes=0-1073741823', `bytes=${6 * 1024 ** 3}-${6 * 1024 ** 3}`],
+    )
+    assert.deepEqual(
+      big.sent.map((x) => x.name).filter((n) => n !== 'UploadPartCopy'),
+      ['HeadObject', 'CreateMultipartUpload', 'CompleteMultipartUpload', 'DeleteObject'],
     )
   })
 })

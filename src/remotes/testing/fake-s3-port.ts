@@ -86,6 +86,16 @@ export function createFakeS3(bucket: string): FakeS3 {
       uploads.delete(String(input.UploadId))
       return result
     },
+    UploadPartCopyCommand: (input) => {
+      const parts = uploads.get(String(input.UploadId))
+      const source = objects.get(decodeURIComponent(String(input.CopySource)).slice(bucket.length + 1))
+      const range = /^bytes=(\d+)-(\d+)$/.exec(String(input.CopySourceRange))
+      if (parts === undefined) throw s3Error('NoSuchUpload', 404)
+      if (source === undefined) throw s3Error('NoSuchKey', 404)
+      if (range === null) throw s3Error('InvalidArgument', 400)
+      parts.set(Number(input.PartNumber), source.data.subarray(Number(range[1]), Number(range[2]) + 1))
+      return { CopyPartResult: { ETag: `"c${String(input.PartNumber)}"` } }
+    },
     AbortMultipartUploadCommand: (input) => (uploads.delete(String(input.UploadId)), {}),
   }
   const port = {
