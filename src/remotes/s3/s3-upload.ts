@@ -19,9 +19,11 @@ import { toS3RemoteError } from './s3-errors.ts'
 export type S3Port = Pick<S3Client, 'send'>
 
 const MIB = 1 << 20
-/** S3 limits: at most 10 000 parts, each 5 MiB..5 GiB except the last. */
+/** S3's limit on the parts of one multipart upload. */
 export const S3_MAX_PARTS = 10_000
+/** S3's smallest part (every part but the last). */
 export const S3_MIN_PART_BYTES = 5 * MIB
+/** S3's largest part, and the largest single PUT or CopyObject. */
 export const S3_MAX_PART_BYTES = 5 * 1024 * MIB
 
 /** What decides part sizes. */
