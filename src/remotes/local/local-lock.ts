@@ -54,7 +54,7 @@ async function breakStale(lockDir: string, stale: Owner, ttlMs: number): Promise
     throw error
   }
   const moved = await readOwner(aside, ttlMs)
-  if (moved !== undefined && moved.owner !== stale.owner) {
+  if (moved !== undefined && (moved.owner !== stale.owner || moved.expiresMs !== stale.expiresMs)) {
     try {
       await rename(aside, lockDir)
       return
@@ -99,7 +99,15 @@ export async function lockDirectory(
     }
     if (current !== undefined) await breakStale(lockDir, current, ttlMs)
   }
-  await writeOwner(lockDir, { owner, expiresMs: clock.now() + ttlMs })
+  try {
+    await writeOwner(lockDir, { owner, expiresMs: clock.now() + ttlMs })
+  } catch (error) {
+    // A breaker judged our fresh directory stale before the owner file existed and removed it.
+    if (errorCode(error) !== 'ENOENT') throw error
+    throw new RemoteError('LOCKED', `${JSON.stringify(path)}: the lock was taken over while being created`, {
+      details: { path },
+    })
+  }
   return createHandle(lockDir, path, owner, ttlMs, clock)
 }
 
