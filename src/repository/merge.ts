@@ -1,0 +1,134 @@
+import { DiskType } from '../formats/vhd/constants.ts'
+import type { MergeStore } from '../formats/vhd/merge-store.ts'
+import type { MergeResult } from '../formats/vhd/vhd-merge.ts'
+import { mergeVhdChain, resumeVhdMerge } from '../formats/vhd/vhd-merge.ts'
+import { VhdFile } from '../formats/vhd/vhd-file.ts'
+import type { Remote } from '../remotes/remote.ts'
+import type { Task } from '../tasks/task.ts'
+import { CACHE_FILE, vmDir } from './layout.ts'
+import type { LineageDisk } from './lineage.ts'
+import { readLineage } from './lineage.ts'
+import type { BackupListing } from './listing.ts'
+import { listVmBackups } from './listing.ts'
+import { openRemoteFile } from './remote-file.ts'
+
+/** Options of mergeVmBackups. */
+export interface MergeRunOptions {
+  /** At most this many deltas folded per chain in one run (XO's `maxMergedDeltasPerRun`); the rest waits. */
+  readonly maxMergedDeltasPerRun?: number
+}
+
+/** What a merge run did. */
+export interface MergeRunResult {
+  readonly merges: readonly MergeResult[]
+  readonly mergedBytes: number
+  /** Chains left alone because a disk in them is damaged (check & repair reports them). */
+  readonly skipped: readonly string[]
+}
+
+const MERGE_STATE = /^\.(.+)\.merge\.json$/
+
+/**
+ * The chains to merge in a VM folder: for each disk of a complete backup, its run of unreferenced
+ * ancestors (the deltas whose backups expired, and the expired key), oldest first, ending with the
+ * disk itself — at most `max` deltas folded per chain. Pure.
+ */
+export function planMergeChains(
+  lineage: ReadonlyMap<string, LineageDisk>,
+  referenced: ReadonlySet<string>,
+  max = Infinity,
+): { chains: string[][]; skipped: string[] } {
+  const chains: string[][] = []
+  const skipped: string[] = []
+  for (const path of referenced) {
+    const run: string[] = []
+    for (
+      let p = lineage.get(path)?.parentPath;
+      p !== undefined && !referenced.has(p) && !run.includes(p);
+      p = lineage.get(p)?.parentPath
+    )
+      run.push(p)
+    if (run.length === 0) continue
+    const chain = [...run.reverse(), path]
+    if (chain.some((p) => lineage.get(p)?.broken !== undefined)) {
+      skipped.push(path)
+      continue
+    }
+    chains.push(chain.length - 1 > max ? chain.slice(0, max + 1) : chain)
+  }
+  return { chains, skipped }
+}
+
+async function rewriteMetadata(remote: Remote, backup: BackupListing): Promise<void> {
+  if (backup.metadata.mode !== 'delta') return
+  const isVhdDifferencing: Record<string, boolean> = {}
+  let size = 0
+  for (const [ref, relative] of Object.entries(backup.metadata.vhds)) {
+    const path = `${vmDir(backup.vmUuid)}/${relative}`
+    const file = await openRemoteFile(remote, path)
+    const disk = await VhdFile.open(file)
+    isVhdDifferencing[ref] = disk.diskType === DiskType.differencing
+    size += await file.size()
+  }
+  const metadata = { ...backup.metadata, isVhdDifferencing, size }
+  await remote.write(backup.id, Buffer.from(JSON.stringify(metadata)))
+}
+
+/**
+ * Folds expired deltas into the key so that the oldest kept backup becomes the key, keeping its file
+ * name and VHD UUID (xen-orchestra-backups.md §3.5): first finishes interrupted merges (their state
+ * files), then merges each planned chain through `store` (which reaches the same files in place),
+ * then rewrites the metadata of the backups whose disks changed (`isVhdDifferencing`, `size`).
+ * Runs under the VM lock; crash-safe because every merge is (docs/formats/vhd.md).
+ */
+export async function mergeVmBackups(
+  remote: Remote,
+  store: MergeStore,
+  vmUuid: string,
+  options: MergeRunOptions = {},
+  task?: Task,
+): Promise<MergeRunResult> {
+  const dir = vmDir(vmUuid)
+  const lock = await remote.lock(dir, { ttlMs: 30 * 60_000 })
+  try {
+    const files: string[] = []
+    for await (const entry of remote.list(dir, { recursive: true })) files.push(entry.path)
+    const merges: MergeResult[] = []
+    for (const path of files) {
+      const name = path.slice(path.lastIndexOf('/') + 1)
+      const parent = MERGE_STATE.exec(name)?.[1]
+      if (parent === undefined) continue
+      const resumed = await resumeVhdMerge(store, `${path.slice(0, path.lastIndexOf('/'))}/${parent}`)
+      if (resumed !== undefined) merges.push(resumed)
+      task?.info('resumed an interrupted merge', { path })
+    }
+    const { backups } = await listVmBackups(remote, vmUuid, { useCache: false })
+    const vhdPaths = (await collectVhds(remote, dir)).filter(
+      (p) => !p.slice(p.lastIndexOf('/') + 1).startsWith('.'),
+    )
+    const lineage = await readLineage(remote, vhdPaths)
+    const complete = backups.filter(
+      (b) => b.missingFiles.length === 0 && b.files.every((f) => lineage.get(f)?.broken === undefined),
+    )
+    const referenced = new Set(complete.filter((b) => b.metadata.mode === 'delta').flatMap((b) => b.files))
+    const { chains, skipped } = planMergeChains(lineage, referenced, options.maxMergedDeltasPerRun)
+    for (const chain of chains) {
+      merges.push(await mergeVhdChain(store, chain))
+      await lock.refresh()
+    }
+    const changed = new Set(merges.map((m) => m.path))
+    for (const backup of complete)
+      if (backup.files.some((f) => changed.has(f))) await rewriteMetadata(remote, backup)
+    if (merges.length > 0) await remote.delete(`${dir}/${CACHE_FILE}`)
+    return { merges, mergedBytes: merges.reduce((n, m) => n + m.mergedBytes, 0), skipped }
+  } finally {
+    await lock.release()
+  }
+}
+
+async function collectVhds(remote: Remote, dir: string): Promise<string[]> {
+  const out: string[] = []
+  for await (const entry of remote.list(`${dir}/vdis`, { recursive: true }))
+    if (entry.path.endsWith('.vhd')) out.push(entry.path)
+  return out
+}
