@@ -3,29 +3,29 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { localRemoteMergeStore } from '../app/local-merge-store.ts'
-import { chainToRaw } from '../formats/vhd/conversions.ts'
+import { localRemoteMergeStore } from '../../src/app/local-merge-store.ts'
+import { chainToRaw } from '../../src/formats/vhd/conversions.ts'
 import {
   assertSameBytes,
   bufferBlockSource,
   collect,
   createRandom,
   randomSparseDisk,
-} from '../formats/vhd/testing/random-disk.ts'
-import { VhdChain } from '../formats/vhd/vhd-chain.ts'
-import { VhdFile } from '../formats/vhd/vhd-file.ts'
-import { openLocalRemote } from '../remotes/local/local-remote.ts'
-import type { Remote } from '../remotes/remote.ts'
-import { newUuid } from '../shared/ids.ts'
-import { checkVmBackups } from './check.ts'
-import type { DeltaBackupInput } from './delta-writer.ts'
-import { writeDeltaBackup } from './delta-writer.ts'
-import { vhdPath } from './layout.ts'
-import { listVmBackups } from './listing.ts'
-import { openRemoteFile } from './remote-file.ts'
-import { applyRetention } from './retention-apply.ts'
-import { planRetention } from './retention.ts'
-import { deltaMetadata, IDS } from './testing/sample-metadata.ts'
+} from '../../src/formats/vhd/testing/random-disk.ts'
+import { VhdChain } from '../../src/formats/vhd/vhd-chain.ts'
+import { VhdFile } from '../../src/formats/vhd/vhd-file.ts'
+import { openLocalRemote } from '../../src/remotes/local/local-remote.ts'
+import type { Remote } from '../../src/remotes/remote.ts'
+import { newUuid } from '../../src/shared/ids.ts'
+import { checkVmBackups } from '../../src/repository/check.ts'
+import type { DeltaBackupInput } from '../../src/repository/delta-writer.ts'
+import { writeDeltaBackup } from '../../src/repository/delta-writer.ts'
+import { vhdPath } from '../../src/repository/layout.ts'
+import { listVmBackups } from '../../src/repository/listing.ts'
+import { openRemoteFile } from '../../src/repository/remote-file.ts'
+import { applyRetention } from '../../src/repository/retention-apply.ts'
+import { planRetention } from '../../src/repository/retention.ts'
+import { deltaMetadata, IDS } from '../../src/repository/testing/sample-metadata.ts'
 
 const MiB = 1024 * 1024
 const day = 86_400_000
