@@ -3,7 +3,7 @@ import type { MergeStore } from '../formats/vhd/merge-store.ts'
 import type { MergeResult } from '../formats/vhd/vhd-merge.ts'
 import { mergeVhdChain, resumeVhdMerge } from '../formats/vhd/vhd-merge.ts'
 import { VhdFile } from '../formats/vhd/vhd-file.ts'
-import type { Remote } from '../remotes/remote.ts'
+import type { LockHandle, Remote } from '../remotes/remote.ts'
 import type { Task } from '../tasks/task.ts'
 import { CACHE_FILE, vmDir } from './layout.ts'
 import type { LineageDisk } from './lineage.ts'
@@ -16,6 +16,8 @@ import { openRemoteFile } from './remote-file.ts'
 export interface MergeRunOptions {
   /** At most this many deltas folded per chain in one run (XO's `maxMergedDeltasPerRun`); the rest waits. */
   readonly maxMergedDeltasPerRun?: number
+  /** The caller's VM lock, refreshed after each chain so a long run keeps it. */
+  readonly lock?: LockHandle
 }
 
 /** What a merge run did. */
@@ -79,7 +81,7 @@ async function rewriteMetadata(remote: Remote, backup: BackupListing): Promise<v
  * name and VHD UUID (xen-orchestra-backups.md §3.5): first finishes interrupted merges (their state
  * files), then merges each planned chain through `store` (which reaches the same files in place),
  * then rewrites the metadata of the backups whose disks changed (`isVhdDifferencing`, `size`).
- * Runs under the VM lock; crash-safe because every merge is (docs/formats/vhd.md).
+ * The caller holds the VM lock (withVmLock); crash-safe because every merge is (docs/formats/vhd.md).
  */
 export async function mergeVmBackups(
   remote: Remote,
@@ -89,41 +91,36 @@ export async function mergeVmBackups(
   task?: Task,
 ): Promise<MergeRunResult> {
   const dir = vmDir(vmUuid)
-  const lock = await remote.lock(dir, { ttlMs: 30 * 60_000 })
-  try {
-    const files: string[] = []
-    for await (const entry of remote.list(dir, { recursive: true })) files.push(entry.path)
-    const merges: MergeResult[] = []
-    for (const path of files) {
-      const name = path.slice(path.lastIndexOf('/') + 1)
-      const parent = MERGE_STATE.exec(name)?.[1]
-      if (parent === undefined) continue
-      const resumed = await resumeVhdMerge(store, `${path.slice(0, path.lastIndexOf('/'))}/${parent}`)
-      if (resumed !== undefined) merges.push(resumed)
-      task?.info('resumed an interrupted merge', { path })
-    }
-    const { backups } = await listVmBackups(remote, vmUuid, { useCache: false })
-    const vhdPaths = (await collectVhds(remote, dir)).filter(
-      (p) => !p.slice(p.lastIndexOf('/') + 1).startsWith('.'),
-    )
-    const lineage = await readLineage(remote, vhdPaths)
-    const complete = backups.filter(
-      (b) => b.missingFiles.length === 0 && b.files.every((f) => lineage.get(f)?.broken === undefined),
-    )
-    const referenced = new Set(complete.filter((b) => b.metadata.mode === 'delta').flatMap((b) => b.files))
-    const { chains, skipped } = planMergeChains(lineage, referenced, options.maxMergedDeltasPerRun)
-    for (const chain of chains) {
-      merges.push(await mergeVhdChain(store, chain))
-      await lock.refresh()
-    }
-    const changed = new Set(merges.map((m) => m.path))
-    for (const backup of complete)
-      if (backup.files.some((f) => changed.has(f))) await rewriteMetadata(remote, backup)
-    if (merges.length > 0) await remote.delete(`${dir}/${CACHE_FILE}`)
-    return { merges, mergedBytes: merges.reduce((n, m) => n + m.mergedBytes, 0), skipped }
-  } finally {
-    await lock.release()
+  const files: string[] = []
+  for await (const entry of remote.list(dir, { recursive: true })) files.push(entry.path)
+  const merges: MergeResult[] = []
+  for (const path of files) {
+    const name = path.slice(path.lastIndexOf('/') + 1)
+    const parent = MERGE_STATE.exec(name)?.[1]
+    if (parent === undefined) continue
+    const resumed = await resumeVhdMerge(store, `${path.slice(0, path.lastIndexOf('/'))}/${parent}`)
+    if (resumed !== undefined) merges.push(resumed)
+    task?.info('resumed an interrupted merge', { path })
   }
+  const { backups } = await listVmBackups(remote, vmUuid, { useCache: false })
+  const vhdPaths = (await collectVhds(remote, dir)).filter(
+    (p) => !p.slice(p.lastIndexOf('/') + 1).startsWith('.'),
+  )
+  const lineage = await readLineage(remote, vhdPaths)
+  const complete = backups.filter(
+    (b) => b.missingFiles.length === 0 && b.files.every((f) => lineage.get(f)?.broken === undefined),
+  )
+  const referenced = new Set(complete.filter((b) => b.metadata.mode === 'delta').flatMap((b) => b.files))
+  const { chains, skipped } = planMergeChains(lineage, referenced, options.maxMergedDeltasPerRun)
+  for (const chain of chains) {
+    merges.push(await mergeVhdChain(store, chain))
+    await options.lock?.refresh()
+  }
+  const changed = new Set(merges.map((m) => m.path))
+  for (const backup of complete)
+    if (backup.files.some((f) => changed.has(f))) await rewriteMetadata(remote, backup)
+  if (merges.length > 0) await remote.delete(`${dir}/${CACHE_FILE}`)
+  return { merges, mergedBytes: merges.reduce((n, m) => n + m.mergedBytes, 0), skipped }
 }
 
 async function collectVhds(remote: Remote, dir: string): Promise<string[]> {

@@ -1,5 +1,5 @@
 import type { MergeStore } from '../formats/vhd/merge-store.ts'
-import type { Remote } from '../remotes/remote.ts'
+import type { LockHandle, Remote } from '../remotes/remote.ts'
 import type { Task } from '../tasks/task.ts'
 import { checkVmBackups, repairVmBackups } from './check.ts'
 import type { BackupListing } from './listing.ts'
@@ -19,12 +19,17 @@ export interface RetentionResult {
  * can modify files in place, merges the expired deltas into the key so the oldest kept backup
  * becomes the key; finally removes the disks nothing needs any more. Without a store (object
  * storage), expired deltas stay until a merge can run: nothing a kept backup needs is deleted.
+ * The caller holds the VM lock (withVmLock) and passes it to be refreshed during merges.
  */
 export async function applyRetention(
   remote: Remote,
   vmUuid: string,
   expired: readonly BackupListing[],
-  options: { readonly store?: MergeStore; readonly maxMergedDeltasPerRun?: number } = {},
+  options: {
+    readonly store?: MergeStore
+    readonly maxMergedDeltasPerRun?: number
+    readonly lock?: LockHandle
+  } = {},
   task?: Task,
 ): Promise<RetentionResult> {
   for (const backup of expired) {

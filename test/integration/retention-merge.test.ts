@@ -25,6 +25,7 @@ import { listVmBackups } from '../../src/repository/listing.ts'
 import { openRemoteFile } from '../../src/repository/remote-file.ts'
 import { applyRetention } from '../../src/repository/retention-apply.ts'
 import { planRetention } from '../../src/repository/retention.ts'
+import { withVmLock } from '../../src/repository/vm-lock.ts'
 import { deltaMetadata, IDS } from '../../src/repository/testing/sample-metadata.ts'
 
 const MiB = 1024 * 1024
@@ -105,7 +106,9 @@ describe('retention with merges', () => {
       [t0, t0 + day],
     )
 
-    const result = await applyRetention(remote, IDS.vm, plan.delete, { store: localRemoteMergeStore(root) })
+    const result = await withVmLock(remote, IDS.vm, (lock) =>
+      applyRetention(remote, IDS.vm, plan.delete, { store: localRemoteMergeStore(root), lock }),
+    )
     assert.equal(result.merge?.merges.length, 1)
     assert.deepEqual(result.deletedFiles, [])
     const listed = await listVmBackups(remote, IDS.vm)
