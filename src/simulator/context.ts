@@ -1,6 +1,8 @@
 import type { Clock } from '../shared/clock.ts'
 import type { SimulatorDb } from './db.ts'
 import type { GuestBehaviour } from './objects.ts'
+import type { FaultRegistry } from './faults.ts'
+import type { SimulatorStorage } from './storage/simulator-storage.ts'
 import type { TaskRunner } from './tasks.ts'
 import type { Value, XapiType } from './types.ts'
 
@@ -9,6 +11,10 @@ export interface SimulatorContext {
   readonly db: SimulatorDb
   readonly clock: Clock
   readonly tasks: TaskRunner
+  /** VDI contents and CBT logs (the data plane). */
+  readonly storage: SimulatorStorage
+  /** Configured faults, including the data-stream ones the HTTP handlers apply. */
+  readonly faults: FaultRegistry
   /** How booted guests behave (PV drivers, health-check answer). */
   readonly guest: GuestBehaviour
   readonly username: string

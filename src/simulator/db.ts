@@ -13,6 +13,12 @@ export interface ObjectGenerations {
   readonly modified: number
 }
 
+/** Told when a VDI gets contents (fresh, or copied from `origin`) and when it is destroyed (the data plane's storage). */
+export interface ContentListener {
+  bound(vdi: string, handle: string, origin: string | undefined): void
+  released(vdi: string, handle: string): void
+}
+
 /** A deleted object remembered so `event.from` can report its `del`. */
 export interface Tombstone {
   readonly cls: string
@@ -40,6 +46,7 @@ export class SimulatorDb {
   private readonly tombstones: Tombstone[] = []
   private readonly waiters = new Set<() => void>()
   private readonly contentHandles = new Map<string, { handle: string; origin: string | undefined }>()
+  private contentListener: ContentListener | undefined
   private generation = 0
   private forgottenUpTo = 0
   private readonly maxTombstones: number
@@ -129,7 +136,9 @@ export class SimulatorDb {
       if (binding.cls === cls)
         this.unlink(binding.inverseCls, record[binding.field], binding.inverseField, ref)
     }
+    const content = this.contentHandles.get(ref)
     this.contentHandles.delete(ref)
+    if (content !== undefined) this.contentListener?.released(ref, content.handle)
     this.tombstones.push({ cls, ref, created: meta?.created ?? 0, deleted: this.bump() })
     // Bounded memory: old deletions are forgotten, and tokens from before them get EVENTS_LOST.
     if (this.tombstones.length > this.maxTombstones) {
@@ -156,6 +165,12 @@ export class SimulatorDb {
   /** Points a VDI at a content handle, made from `origin` if given (not a XAPI field, so no event). */
   setContentHandle(vdi: string, handle: string, origin?: string): void {
     this.contentHandles.set(vdi, { handle, origin })
+    this.contentListener?.bound(vdi, handle, origin)
+  }
+
+  /** Sets the one listener of content handle changes (the simulator's VDI storage). */
+  setContentListener(listener: ContentListener): void {
+    this.contentListener = listener
   }
 
   /** Marks an object modified without changing it (event.inject, xapi.md §1.7); returns the new generation. */

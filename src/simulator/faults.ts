@@ -5,6 +5,21 @@ export interface InjectedFault {
   readonly params?: readonly string[]
 }
 
+/** The HTTP data handlers a data fault can target. */
+export type DataFaultPath = '/export' | '/import' | '/export_raw_vdi' | '/import_raw_vdi'
+
+/** The data faults armed for the next request of one handler (all one-shot). */
+export interface DataFaults {
+  /** Close the connection once this many body bytes went through (download or upload). */
+  readonly cutAfterBytes?: number
+  /** Flip every bit of the body byte at this offset (the chunk holding it is corrupt). */
+  readonly corruptAtByte?: number
+  /** Let at most this many body bytes per second through. */
+  readonly bytesPerSecond?: number
+  /** Fail the handler's task with this error once the body is complete. */
+  readonly failAtEnd?: InjectedFault
+}
+
 /** Faults configured per test (issue 4 scope 5). Method names are wire names (`VM.snapshot`, `Async.VM.snapshot`). */
 export interface FaultInjector {
   /** The nth later call of `method` answers with this XAPI error instead of running. */
@@ -17,6 +32,14 @@ export interface FaultInjector {
   expireSessions(): void
   /** The nth later `Async.<method>` task ends in failure with this error, without running the method. */
   failTask(method: string, fault: InjectedFault): void
+  /** The next request of `path` has its body cut after `afterBytes` bytes (the task fails). */
+  cutStream(path: DataFaultPath, afterBytes: number): void
+  /** The next request of `path` has the body byte at `atByte` inverted (a corrupt chunk). */
+  corruptStream(path: DataFaultPath, atByte: number): void
+  /** The next request of `path` moves its body at `bytesPerSecond` at most. */
+  slowStream(path: DataFaultPath, bytesPerSecond: number): void
+  /** The next request of `path` completes its body, then its task fails with `fault`. */
+  failTaskAtEnd(path: DataFaultPath, fault: InjectedFault): void
   /** Removes every configured fault. */
   reset(): void
 }
@@ -49,6 +72,7 @@ export class FaultRegistry implements FaultInjector {
   private readonly taskFaults: CountedRule<InjectedFault>[] = []
   private readonly drops: CountedRule<true>[] = []
   private readonly latencies = new Map<string, number>()
+  private readonly dataFaults = new Map<DataFaultPath, DataFaults>()
   private readonly onExpireSessions: () => void
 
   constructor(onExpireSessions: () => void) {
@@ -75,11 +99,39 @@ export class FaultRegistry implements FaultInjector {
     this.taskFaults.push({ method, remaining: fault.nth ?? 1, payload: fault })
   }
 
+  cutStream(path: DataFaultPath, afterBytes: number): void {
+    this.armData(path, { cutAfterBytes: afterBytes })
+  }
+
+  corruptStream(path: DataFaultPath, atByte: number): void {
+    this.armData(path, { corruptAtByte: atByte })
+  }
+
+  slowStream(path: DataFaultPath, bytesPerSecond: number): void {
+    this.armData(path, { bytesPerSecond })
+  }
+
+  failTaskAtEnd(path: DataFaultPath, fault: InjectedFault): void {
+    this.armData(path, { failAtEnd: fault })
+  }
+
+  /** Takes (disarms) the data faults armed for the next request of `path`. */
+  takeDataFaults(path: DataFaultPath): DataFaults {
+    const faults = this.dataFaults.get(path) ?? {}
+    this.dataFaults.delete(path)
+    return faults
+  }
+
   reset(): void {
+    this.dataFaults.clear()
     this.callFaults.length = 0
     this.taskFaults.length = 0
     this.drops.length = 0
     this.latencies.clear()
+  }
+
+  private armData(path: DataFaultPath, fault: DataFaults): void {
+    this.dataFaults.set(path, { ...this.dataFaults.get(path), ...fault })
   }
 
   /** Counts one call of wire method `method` and says whether a drop or an error fires for it. */

@@ -18,8 +18,11 @@ import { TaskRunner } from './tasks.ts'
 import type { GuestBehaviour } from './objects.ts'
 import { DEFAULT_GUEST } from './objects.ts'
 import { generateSelfSignedCertificate } from './tls.ts'
+import { registerDataHandlers } from './http/index.ts'
+import { SimulatorStorage } from './storage/simulator-storage.ts'
 
-export type { FaultInjector, InjectedFault } from './faults.ts'
+export type { FaultInjector, InjectedFault, DataFaultPath } from './faults.ts'
+export type { SimulatorStorage, VdiWrite } from './storage/simulator-storage.ts'
 export type { GuestBehaviour } from './objects.ts'
 export type { BuiltPool } from './pool/build.ts'
 export type { PoolDescription, VmDescription, DiskDescription } from './pool/description.ts'
@@ -41,7 +44,7 @@ export interface SimulatorOptions {
   readonly tls?: boolean
   /** The pool to simulate; default DEMO_POOL. */
   readonly pool?: PoolDescription
-  /** Where VDI contents will live (data-plane issue; unused by the control plane). */
+  /** Where VDI contents live (a sparse `blocks.bin`); default a temp directory removed by `close`. */
   readonly dataDir?: string
   readonly clock?: Clock
   /** Login user; default 'root'. */
@@ -71,6 +74,8 @@ export interface RunningSimulator {
   readonly caCertPem?: string
   /** The object database, for tests (find objects, mutate like a guest would). */
   readonly db: SimulatorDb
+  /** VDI contents: `writeBlocks(vdi, writes)` writes like a guest (CBT follows), `readAll(vdi)`, `source(vdi)`. */
+  readonly storage: SimulatorStorage
   /** Refs of the described pool's objects by name (hosts, SRs, networks, VMs). */
   readonly pool: BuiltPool
   readonly faults: FaultInjector
@@ -84,6 +89,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const clock = options.clock ?? systemClock
   const host = options.host ?? '127.0.0.1'
   const db = new SimulatorDb()
+  const storage = new SimulatorStorage(db, options.dataDir)
   const pool = buildPool(db, options.pool ?? DEMO_POOL, clock.now())
   const username = options.username ?? 'root'
   const password = options.password ?? randomBytes(12).toString('base64url')
@@ -99,10 +105,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       options.actAsHost,
     )
   }
+  const faults = new FaultRegistry(() => {
+    for (const [session] of db.all('session')) db.destroy('session', session)
+  })
   const ctx: SimulatorContext = {
     db,
     clock,
     tasks,
+    storage,
+    faults,
     guest: { ...DEFAULT_GUEST, ...options.guest },
     username,
     password,
@@ -110,11 +121,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     masterAddress: options.slaveOf ?? masterAddress,
     methodNames: () => [...methods.keys()],
   }
-  const faults = new FaultRegistry(() => {
-    for (const [session] of db.all('session')) db.destroy('session', session)
-  })
   const tls = options.tls === true ? await generateSelfSignedCertificate(host) : undefined
   const server = new SimulatorServer(ctx, new Dispatcher(ctx, methods, faults, tasks), tls)
+  registerDataHandlers(server)
   const port = await server.listen(host, options.port ?? 0)
   const urlHost = host.includes(':') ? `[${host}]` : host
   return {
@@ -123,11 +132,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     password,
     ...(tls === undefined ? {} : { caCertPem: tls.certPem }),
     db,
+    storage,
     pool,
     faults,
     registerHttpHandler: (prefix, handler) => {
       server.registerHttpHandler(prefix, handler)
     },
-    close: () => server.close(),
+    close: async () => {
+      await server.close()
+      storage.close()
+    },
   }
 }

@@ -54,6 +54,24 @@ export class TaskRunner {
     return task
   }
 
+  /**
+   * Lets `task.cancel` abort work running under an existing task (an HTTP handler's `task_id` or
+   * its own task): returns the signal it fires and the release to call when the work ends.
+   */
+  watch(task: string): { readonly signal: AbortSignal; readonly release: () => void } {
+    const controller = new AbortController()
+    this.running.set(task, controller)
+    const release = (): void => {
+      if (this.running.get(task) === controller) this.running.delete(task)
+    }
+    return { signal: controller.signal, release }
+  }
+
+  /** Sets a pending task's `progress` (0..1), which emits a `mod` event. */
+  setProgress(task: string, progress: number): void {
+    if (this.db.find('task', task)?.status === 'pending') this.db.update('task', task, { progress })
+  }
+
   /** `task.cancel`: marks the task cancelling and aborts its body if it runs here. */
   cancel(task: string, by: string): void {
     const record = this.db.get('task', task)

@@ -1,0 +1,154 @@
+import type { BlockSource, DiskBlock } from '../../formats/block-source.ts'
+import type { SimulatorDb } from '../db.ts'
+import { BlockStore, VDI_BLOCK_BYTES } from './block-store.ts'
+import { CbtLogs } from './cbt-logs.ts'
+import { VdiContents } from './vdi-contents.ts'
+
+/** A guest write for tests: `data` at byte `offsetBytes` of the disk. */
+export interface VdiWrite {
+  readonly offsetBytes: number
+  readonly data: Uint8Array
+}
+
+/** Which blocks a VDI's block source lists. */
+export interface VdiSourceOptions {
+  /** Only the blocks that differ from this VDI (a snapshot of the same tree): a delta. */
+  readonly base?: string
+  /** Every block of the disk, unallocated ones as zeros (raw exports). */
+  readonly everyBlock?: boolean
+}
+
+/**
+ * The simulator's VDI data: contents by copy-on-write 2 MiB blocks in a sparse file under the data
+ * directory, CBT logs, and the hooks that keep them in step with the object database
+ * (VDI.create/snapshot/clone/copy/destroy all go through `SimulatorDb.setContentHandle`/`destroy`).
+ */
+export class SimulatorStorage {
+  /** The CBT logs, by VDI ref. */
+  readonly cbt = new CbtLogs()
+  private readonly store: BlockStore
+  private readonly contents: VdiContents
+  private readonly db: SimulatorDb
+  private readonly vdiOfHandle = new Map<string, string>()
+
+  /** Stores blocks under `dataDir` (a temp directory when absent) and listens to `db`'s VDI contents. */
+  constructor(db: SimulatorDb, dataDir?: string) {
+    this.db = db
+    this.store = new BlockStore(dataDir)
+    this.contents = new VdiContents(this.store)
+    db.setContentListener({
+      bound: (vdi, handle, origin) => {
+        this.bound(vdi, handle, origin)
+      },
+      released: (vdi, handle) => {
+        this.contents.release(handle)
+        this.vdiOfHandle.delete(handle)
+        this.cbt.forget(vdi)
+      },
+    })
+  }
+
+  /** Writes like a guest would (tests): contents, CBT log and `physical_utilisation` follow. */
+  writeBlocks(vdi: string, writes: readonly VdiWrite[]): void {
+    for (const { offsetBytes, data } of writes) this.write(vdi, offsetBytes, data)
+    this.refreshUtilisation(vdi)
+  }
+
+  /** Writes `data` at `offsetBytes` of `vdi` (guest or import), recording it in the CBT log. */
+  write(vdi: string, offsetBytes: number, data: Uint8Array): void {
+    const size = this.db.get('VDI', vdi).virtual_size as number
+    if (offsetBytes < 0 || offsetBytes + data.byteLength > size) {
+      throw new RangeError(`write of ${data.byteLength} bytes at ${offsetBytes} beyond VDI size ${size}`)
+    }
+    this.contents.write(this.handle(vdi), offsetBytes, data)
+    this.cbt.recordWrite(vdi, offsetBytes, data.byteLength)
+  }
+
+  /** True when block `index` (2 MiB) of `vdi` was ever written. */
+  isAllocated(vdi: string, index: number): boolean {
+    return this.contents.isAllocated(this.handle(vdi), index)
+  }
+
+  /** Sets `physical_utilisation` to the bytes `vdi` holds (after a batch of writes). */
+  refreshUtilisation(vdi: string): void {
+    this.db.update('VDI', vdi, { physical_utilisation: this.contents.allocatedBytes(this.handle(vdi)) })
+  }
+
+  /** The whole content of a (small) VDI, for tests. */
+  readAll(vdi: string): Buffer {
+    const size = this.db.get('VDI', vdi).virtual_size as number
+    const out = Buffer.alloc(size)
+    const handle = this.handle(vdi)
+    for (const index of this.contents.blockIndexes(handle)) {
+      const block = this.contents.readBlock(handle, index)
+      block.copy(out, index * VDI_BLOCK_BYTES, 0, Math.min(VDI_BLOCK_BYTES, size - index * VDI_BLOCK_BYTES))
+    }
+    return out
+  }
+
+  /** Drops the data of `vdi` (VDI.data_destroy); the record and its CBT log stay. */
+  dropData(vdi: string): void {
+    this.contents.bind(this.handle(vdi))
+    this.refreshUtilisation(vdi)
+  }
+
+  /** The indexes of the 2 MiB blocks that differ between `vdi` and `base`. */
+  changedBlocks(vdi: string, base: string): number[] {
+    return this.contents.changedBlocks(this.handle(vdi), this.handle(base))
+  }
+
+  /**
+   * `vdi` as a block source of 2 MiB blocks, read lazily one at a time (the last one short when
+   * the size is not a multiple): its allocated blocks, the blocks differing from `base`, or every block.
+   */
+  source(vdi: string, options: VdiSourceOptions = {}): BlockSource {
+    const virtualSize = this.db.get('VDI', vdi).virtual_size as number
+    const handle = this.handle(vdi)
+    const count = Math.ceil(virtualSize / VDI_BLOCK_BYTES)
+    const indexes =
+      options.everyBlock === true
+        ? Array.from({ length: count }, (_, i) => i)
+        : options.base !== undefined
+          ? this.contents.changedBlocks(handle, this.handle(options.base))
+          : this.contents.blockIndexes(handle)
+    const blockIndexes = indexes.filter((index) => index < count)
+    const contents = this.contents
+    async function* blocks(): AsyncGenerator<DiskBlock> {
+      for (const index of blockIndexes) {
+        // A fresh buffer per block: consumers (sockets, tar writers) may still hold the previous one.
+        const data = await contents.readBlockAsync(handle, index)
+        yield {
+          index,
+          data: data.subarray(0, Math.min(VDI_BLOCK_BYTES, virtualSize - index * VDI_BLOCK_BYTES)),
+        }
+      }
+    }
+    return { virtualSize, blockSize: VDI_BLOCK_BYTES, blockIndexes, blocks }
+  }
+
+  /** Slots of 2 MiB held on disk (shared blocks count once). */
+  get storedBlocks(): number {
+    return this.store.liveSlots
+  }
+
+  /** Closes the block file (and removes the temp directory). */
+  close(): void {
+    this.store.close()
+  }
+
+  private bound(vdi: string, handle: string, origin: string | undefined): void {
+    this.contents.bind(handle, origin)
+    this.vdiOfHandle.set(handle, vdi)
+    const source = origin === undefined ? undefined : this.vdiOfHandle.get(origin)
+    const record = this.db.get('VDI', vdi)
+    // SM hands the live CBT log to a snapshot (xapi.md §6.1); clones and copies start without CBT.
+    if (source !== undefined && record.is_a_snapshot === true && record.snapshot_of === source)
+      this.cbt.snapshot(source, vdi)
+  }
+
+  private handle(vdi: string): string {
+    const handle = this.db.contentHandle(vdi)
+    if (handle === undefined || !this.contents.has(handle)) throw new RangeError(`VDI ${vdi} has no contents`)
+    return handle
+  }
+}
