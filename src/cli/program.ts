@@ -4,6 +4,7 @@ import { serializeError } from '../shared/errors.ts'
 import { jsonText } from '../tasks/format.ts'
 import type { CliIo } from './io.ts'
 import { CliExit, processIo } from './io.ts'
+import { registerBackupsCommands } from './backups.ts'
 import { registerLogCommands } from './log.ts'
 import { registerRemoteCommands } from './remote.ts'
 import { registerVhdCommands } from './vhd.ts'
@@ -34,6 +35,7 @@ export function createProgram(io: CliIo): Command {
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride()
   registerLogCommands(program, io)
+  registerBackupsCommands(program, io)
   registerRemoteCommands(program, io)
   registerVhdCommands(program, io)
   registerSimulatorCommand(program, io)
