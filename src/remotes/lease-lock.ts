@@ -1,6 +1,7 @@
 // Lease locks for stores without lock primitives (S3, memory): a small JSON object at
-// `<path>.lock` holding an owner token and an expiry. Exclusive only when the store's conditional
-// create is atomic; otherwise best-effort (docs/remotes.md §Locks).
+// `<path>.lock` holding an owner token and an expiry. Used where the store has no compare-and-swap
+// (else cas-lease-lock.ts): exclusive for free locks only when conditional create is atomic, and
+// best-effort for taking over expired ones (docs/remotes.md §5).
 import { randomBytes } from 'node:crypto'
 import type { Clock } from '../shared/clock.ts'
 import { isRemoteError, RemoteError } from './remote-error.ts'
@@ -8,7 +9,8 @@ import type { LockHandle, Remote } from './remote.ts'
 import { checkRemotePath } from './remote-path.ts'
 import { readAll } from './byte-streams.ts'
 
-interface Lease {
+/** The content of a lease object. */
+export interface Lease {
   readonly owner: string
   readonly expiresMs: number
 }
@@ -23,18 +25,28 @@ async function readLease(store: LeaseStore, leasePath: string): Promise<Lease | 
     if (isRemoteError(error, 'NOT_FOUND')) return undefined
     throw error
   }
+  return parseLease(text)
+}
+
+/** Decodes a lease; a torn or foreign lease file reads as expired (it protects nobody). */
+export function parseLease(text: string): Lease {
   try {
     const parsed = JSON.parse(text) as Partial<Lease>
     if (typeof parsed.owner === 'string' && typeof parsed.expiresMs === 'number') {
       return { owner: parsed.owner, expiresMs: parsed.expiresMs }
     }
   } catch {
-    // A torn or foreign lease file reads as expired: it protects nobody.
+    // falls through to the expired lease
   }
   return { owner: '', expiresMs: 0 }
 }
 
-const encode = (lease: Lease): Uint8Array => Buffer.from(JSON.stringify(lease))
+/** Encodes a lease as the bytes of its object. */
+export function encodeLease(lease: Lease): Uint8Array {
+  return Buffer.from(JSON.stringify(lease))
+}
+
+const encode = encodeLease
 
 /** A fresh random owner token. */
 export function newLockOwner(): string {

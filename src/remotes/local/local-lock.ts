@@ -42,28 +42,30 @@ async function writeOwner(lockDir: string, owner: Owner): Promise<void> {
 }
 
 /**
- * Breaks a stale lock: renames the directory away (only one breaker can), then checks that what it
- * moved is still the stale holder; if a new holder slipped in, it is put back.
+ * Breaks the stale lock instance `stale` (its owner and expiry identify it). A marker directory
+ * `<lock>.break-<owner>-<expiresMs>` beside the lock lets only one breaker act on an instance
+ * (mkdir is atomic); that breaker then checks that the lock is still this instance (a new holder
+ * may have replaced it meanwhile) before moving it away and removing it. A breaker that lost the
+ * marker race just retries taking the lock. Creating the marker beside the lock, not inside it,
+ * keeps the lock directory's mtime (the expiry of an owner-less lock) unchanged.
  */
 async function breakStale(lockDir: string, stale: Owner, ttlMs: number): Promise<void> {
-  const aside = `${lockDir}.stale-${newLockOwner()}`
+  const marker = `${lockDir}.break-${stale.owner || 'none'}-${stale.expiresMs}`
   try {
-    await rename(lockDir, aside)
+    await mkdir(marker)
   } catch (error) {
-    if (errorCode(error) === 'ENOENT') return
+    if (errorCode(error) === 'EEXIST') return
     throw error
   }
-  const moved = await readOwner(aside, ttlMs)
-  if (moved !== undefined && (moved.owner !== stale.owner || moved.expiresMs !== stale.expiresMs)) {
-    try {
-      await rename(aside, lockDir)
-      return
-    } catch (error) {
-      // A third caller holds the name now; the holder we moved finds LOCK_LOST on refresh.
-      if (errorCode(error) !== 'ENOTEMPTY' && errorCode(error) !== 'EEXIST') throw error
-    }
+  try {
+    const current = await readOwner(lockDir, ttlMs)
+    if (current?.owner !== stale.owner || current.expiresMs !== stale.expiresMs) return
+    const aside = `${lockDir}.stale-${newLockOwner()}`
+    await rename(lockDir, aside)
+    await rm(aside, { recursive: true, force: true })
+  } finally {
+    await rm(marker, { recursive: true, force: true })
   }
-  await rm(aside, { recursive: true, force: true })
 }
 
 /**

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream'
 import type { Clock } from '../../shared/clock.ts'
 import { systemClock } from '../../shared/clock.ts'
 import type { JsonObject } from '../../shared/json.ts'
+import { acquireCasLease } from '../cas-lease-lock.ts'
 import { acquireLease } from '../lease-lock.ts'
 import { isRemoteError, RemoteError } from '../remote-error.ts'
 import type {
@@ -28,6 +29,7 @@ import { checkedChunks, checkRange, checkStartWithin, sliceBytes, sourceChunks }
 import { S3_MAX_PART_BYTES, S3_MIN_PART_BYTES, s3Call, sendOptions, uploadObject } from './s3-upload.ts'
 import type { S3Port } from './s3-upload.ts'
 import { copyObject } from './s3-copy.ts'
+import { s3VersionedStore } from './s3-versioned-store.ts'
 
 /**
  * Makes a ranged GET's body exactly `[start, end)`. RFC 9110 §14.2 lets a server ignore Range and
@@ -294,7 +296,11 @@ export class S3Remote implements Remote {
   }
 
   lock(path: string, options: LockOptions): Promise<LockHandle> {
-    return acquireLease(this, path, options.ttlMs, this.#clock)
+    // With conditional writes, leases are compare-and-swap on the ETag (exclusive, takeover
+    // included); without, the check-then-write lease is best-effort (docs/remotes.md §5).
+    if (!this.capabilities.conditionalCreate) return acquireLease(this, path, options.ttlMs, this.#clock)
+    const store = s3VersionedStore(this.#port, this.#bucket, (p) => this.#key(p))
+    return acquireCasLease(store, path, options.ttlMs, this.#clock)
   }
 
   info(): Promise<RemoteInfo> {

@@ -18,10 +18,23 @@ async function bodyBytes(body: unknown): Promise<Buffer> {
   return Buffer.concat(chunks)
 }
 
+interface StoredObject {
+  readonly data: Buffer
+  readonly modified: Date
+  readonly etag: string
+}
+
+/** If-Match: 412 when the object's ETag differs, 404 when there is no object. */
+function checkIfMatch(object: StoredObject | undefined, input: Input): void {
+  if (typeof input.IfMatch !== 'string') return
+  if (object === undefined) throw s3Error('NoSuchKey', 404)
+  if (input.IfMatch !== '*' && input.IfMatch !== object.etag) throw s3Error('PreconditionFailed', 412)
+}
+
 /** The fake endpoint's state, exposed for assertions. */
 export interface FakeS3 {
   readonly port: S3Port
-  readonly objects: Map<string, { data: Buffer; modified: Date }>
+  readonly objects: Map<string, StoredObject>
   readonly uploads: Map<string, Map<number, Buffer>>
   /** Names of the commands received, in order. */
   readonly calls: string[]
@@ -29,7 +42,7 @@ export interface FakeS3 {
 
 /** Creates a fake endpoint holding one bucket named `bucket`. */
 export function createFakeS3(bucket: string): FakeS3 {
-  const objects = new Map<string, { data: Buffer; modified: Date }>()
+  const objects = new Map<string, StoredObject>()
   const uploads = new Map<string, Map<number, Buffer>>()
   const calls: string[] = []
   let nextUpload = 0
@@ -37,10 +50,13 @@ export function createFakeS3(bucket: string): FakeS3 {
     if (input.Bucket !== bucket) throw s3Error('NoSuchBucket', 404)
     return String(input.Key)
   }
+  let nextEtag = 0
   const put = (k: string, data: Buffer, input: Input): object => {
     if (input.IfNoneMatch === '*' && objects.has(k)) throw s3Error('PreconditionFailed', 412)
-    objects.set(k, { data, modified: new Date(0) })
-    return { ETag: `"${String(data.byteLength)}"` }
+    checkIfMatch(objects.get(k), input)
+    const etag = `"e${String(++nextEtag)}"`
+    objects.set(k, { data, modified: new Date(0), etag })
+    return { ETag: etag }
   }
   const handlers: Record<string, (input: Input) => Promise<object> | object> = {
     PutObjectCommand: async (input) => put(key(input), await bodyBytes(input.Body), input),
@@ -50,7 +66,11 @@ export function createFakeS3(bucket: string): FakeS3 {
       return { ContentLength: o.data.byteLength, LastModified: o.modified }
     },
     GetObjectCommand: (input) => getObject(objects, key(input), input.Range),
-    DeleteObjectCommand: (input) => (objects.delete(key(input)), {}),
+    DeleteObjectCommand: (input) => {
+      checkIfMatch(objects.get(key(input)), input)
+      objects.delete(key(input))
+      return {}
+    },
     DeleteObjectsCommand: (input) => {
       const list = (input.Delete as { Objects: { Key: string }[] }).Objects
       if (list.length > 1000) throw s3Error('MalformedXML', 400)
@@ -114,7 +134,8 @@ export function createFakeS3(bucket: string): FakeS3 {
 function getObject(objects: FakeS3['objects'], k: string, range: unknown): object {
   const o = objects.get(k)
   if (o === undefined) throw s3Error('NoSuchKey', 404)
-  if (typeof range !== 'string') return { Body: Readable.from([o.data]), ContentLength: o.data.byteLength }
+  if (typeof range !== 'string')
+    return { Body: Readable.from([o.data]), ContentLength: o.data.byteLength, ETag: o.etag }
   const m = /^bytes=(\d+)-(\d*)$/.exec(range)
   const start = Number(m?.[1])
   const last = Math.min(

@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream'
 import type { Clock } from '../../shared/clock.ts'
 import { systemClock } from '../../shared/clock.ts'
-import { acquireLease } from '../lease-lock.ts'
+import { acquireCasLease } from '../cas-lease-lock.ts'
+import type { VersionedStore } from '../cas-lease-lock.ts'
 import { RemoteError } from '../remote-error.ts'
 import type {
   ListOptions,
@@ -21,6 +22,8 @@ import { checkedChunks, checkRange, checkStartWithin, sourceChunks } from '../by
 interface StoredFile {
   readonly data: Buffer
   readonly modifiedMs: number
+  /** Changes on every write, like an S3 ETag (compare-and-swap for leases). */
+  readonly version: number
 }
 
 /** Runs `fn` so that a synchronous throw becomes a rejection (the port never throws synchronously). */
@@ -36,7 +39,8 @@ const notFound = (op: string, path: string): RemoteError =>
 
 /**
  * A Remote kept in a Map, for tests: writes are buffered whole then published at once, conditional
- * create is atomic (one event loop), locks are leases. `files` exposes the content for assertions.
+ * create is atomic (one event loop), locks are compare-and-swap leases. `files` exposes the
+ * content for assertions.
  */
 export class MemoryRemote implements Remote {
   readonly capabilities: RemoteCapabilities = {
@@ -48,6 +52,7 @@ export class MemoryRemote implements Remote {
   readonly description = 'memory:'
   readonly files = new Map<string, StoredFile>()
   readonly #clock: Clock
+  #versions = 0
 
   constructor(options: { clock?: Clock } = {}) {
     this.#clock = options.clock ?? systemClock
@@ -81,7 +86,13 @@ export class MemoryRemote implements Remote {
         details: { path },
       })
     }
-    this.files.set(path, { data: Buffer.concat(chunks), modifiedMs: this.#clock.now() })
+    this.#set(path, Buffer.concat(chunks))
+  }
+
+  #set(path: string, data: Buffer): number {
+    const version = ++this.#versions
+    this.files.set(path, { data, modifiedMs: this.#clock.now(), version })
+    return version
   }
 
   stat(path: string): Promise<RemoteEntry> {
@@ -136,12 +147,33 @@ export class MemoryRemote implements Remote {
       const file = this.files.get(from)
       if (file === undefined) throw notFound('rename', from)
       this.files.delete(from)
-      this.files.set(to, file)
+      this.#set(to, file.data)
     })
   }
 
   lock(path: string, options: LockOptions): Promise<LockHandle> {
-    return acquireLease(this, path, options.ttlMs, this.#clock)
+    return acquireCasLease(this.#versioned, path, options.ttlMs, this.#clock)
+  }
+
+  // Compare-and-swap on one file, atomic since the event loop runs one step at a time.
+  readonly #versioned: VersionedStore = {
+    readVersioned: (path) => {
+      const file = this.files.get(path)
+      return Promise.resolve(
+        file === undefined ? undefined : { data: file.data, version: String(file.version) },
+      )
+    },
+    replaceIf: (path, data, version) => {
+      const current = this.files.get(path)
+      if ((current === undefined ? undefined : String(current.version)) !== version)
+        return Promise.resolve(undefined)
+      return Promise.resolve(String(this.#set(path, Buffer.from(data))))
+    },
+    deleteIf: (path, version) => {
+      const same = String(this.files.get(path)?.version) === version
+      if (same) this.files.delete(path)
+      return Promise.resolve(same)
+    },
   }
 
   info(): Promise<RemoteInfo> {
