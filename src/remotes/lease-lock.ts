@@ -1,7 +1,7 @@
-// Lease locks for stores without lock primitives (S3, memory): a small JSON object at
-// `<path>.lock` holding an owner token and an expiry. Used where the store has no compare-and-swap
-// (else cas-lease-lock.ts): exclusive for free locks only when conditional create is atomic, and
-// best-effort for taking over expired ones (docs/remotes.md §5).
+// Check-then-write lease locks, for S3 servers without conditional writes (s3rver, older Ceph
+// RGW): a small JSON object at `<path>.lock` with an owner token and an expiry, read back after
+// writing. Best-effort: two racing callers may both believe they hold it (docs/remotes.md §5);
+// stores with compare-and-swap use cas-lease-lock.ts instead.
 import { randomBytes } from 'node:crypto'
 import type { Clock } from '../shared/clock.ts'
 import { isRemoteError, RemoteError } from './remote-error.ts'
