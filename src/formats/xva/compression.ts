@@ -17,7 +17,7 @@ export function detectCompression(head: Uint8Array): XvaCompression {
 
 async function* prepend(
   head: readonly Uint8Array[],
-  rest: AsyncIterator<Uint8Array>,
+  rest: AsyncIterator<Uint8Array> | Iterator<Uint8Array>,
 ): AsyncGenerator<Uint8Array> {
   yield* head
   for (let next = await rest.next(); next.done !== true; next = await rest.next()) yield next.value
@@ -28,10 +28,11 @@ async function* prepend(
  * via zstd-napi), as `/import` does: compression is told by the first bytes, not by a flag.
  */
 export async function decompressXva(
-  source: AsyncIterable<Uint8Array>,
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   what = 'XVA stream',
 ): Promise<{ compression: XvaCompression; bytes: AsyncIterable<Uint8Array> }> {
-  const iterator = source[Symbol.asyncIterator]()
+  const iterator: AsyncIterator<Uint8Array> | Iterator<Uint8Array> =
+    Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]()
   const head: Uint8Array[] = []
   let headBytes = 0
   while (headBytes < 4) {

@@ -64,7 +64,7 @@ function virtualSizeOf(vdi: OvaObject, what: string): number {
  * (mismatch → XVA_CHECKSUM_MISMATCH unless `force`). Memory: one chunk.
  */
 export async function openXva(
-  source: AsyncIterable<Uint8Array>,
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   options: XvaReadOptions = {},
 ): Promise<XvaReader> {
   const what = options.what ?? 'XVA stream'
