@@ -7,6 +7,7 @@ import { miscMethods } from './misc.ts'
 import { sessionMethods } from './session.ts'
 import { taskMethods } from './task.ts'
 import { vdiMethods } from './vdi.ts'
+import { vdiCbtMethods } from './vdi-cbt.ts'
 import { vmMethods } from './vm.ts'
 import { vmCopyMethods } from './vm-copy.ts'
 
@@ -30,6 +31,7 @@ export function buildMethodTable(version: XapiVersionOptions = {}): Map<string, 
     ...vmMethods(),
     ...vmCopyMethods(),
     ...vdiMethods(),
+    ...vdiCbtMethods(),
     ...deviceMethods(),
     ...miscMethods(),
   ])
