@@ -75,10 +75,17 @@ export async function checkVmBackups(remote: Remote, vmUuid: string): Promise<Ch
   )
   const lineage = await readLineage(remote, vhdPaths)
 
+  // While a merge is interrupted its parent may not link up with the chain until it is resumed:
+  // backups with disks in such a folder are judged after the resume, never deleted before it.
+  const mergeDirs = new Set([...files.keys()].filter((p) => isMergeState(basename(p))).map(dirname))
   const complete: BackupListing[] = []
   for (const backup of backups) {
     const why = completeness(backup, lineage)
-    if (why === undefined) complete.push(backup)
+    if (
+      why === undefined ||
+      (backup.missingFiles.length === 0 && backup.files.some((f) => mergeDirs.has(dirname(f))))
+    )
+      complete.push(backup)
     else
       findings.push({
         kind: 'incomplete-backup',
@@ -98,7 +105,6 @@ export async function checkVmBackups(remote: Remote, vmUuid: string): Promise<Ch
     if (backup.metadata.mode === 'full') checkFull(backup, files, findings)
   }
 
-  const mergeDirs = new Set([...files.keys()].filter((p) => isMergeState(basename(p))).map(dirname))
   for (const path of files.keys()) {
     if (isMergeState(basename(path)))
       findings.push({

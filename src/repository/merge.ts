@@ -91,17 +91,7 @@ export async function mergeVmBackups(
   task?: Task,
 ): Promise<MergeRunResult> {
   const dir = vmDir(vmUuid)
-  const files: string[] = []
-  for await (const entry of remote.list(dir, { recursive: true })) files.push(entry.path)
-  const merges: MergeResult[] = []
-  for (const path of files) {
-    const name = path.slice(path.lastIndexOf('/') + 1)
-    const parent = MERGE_STATE.exec(name)?.[1]
-    if (parent === undefined) continue
-    const resumed = await resumeVhdMerge(store, `${path.slice(0, path.lastIndexOf('/'))}/${parent}`)
-    if (resumed !== undefined) merges.push(resumed)
-    task?.info('resumed an interrupted merge', { path })
-  }
+  const merges = await resumeInterruptedMerges(remote, store, vmUuid, task)
   const { backups } = await listVmBackups(remote, vmUuid, { useCache: false })
   const vhdPaths = (await collectVhds(remote, dir)).filter(
     (p) => !p.slice(p.lastIndexOf('/') + 1).startsWith('.'),
@@ -121,6 +111,29 @@ export async function mergeVmBackups(
     if (backup.files.some((f) => changed.has(f))) await rewriteMetadata(remote, backup)
   if (merges.length > 0) await remote.delete(`${dir}/${CACHE_FILE}`)
   return { merges, mergedBytes: merges.reduce((n, m) => n + m.mergedBytes, 0), skipped }
+}
+
+/**
+ * Finishes every merge of a VM folder that a crash interrupted (its `.…merge.json` state file is
+ * there). Readers of the repository call this first (under the VM lock): between the footer update
+ * and the rename of a merge, a chain that reads through the merged parent does not link up.
+ */
+export async function resumeInterruptedMerges(
+  remote: Remote,
+  store: MergeStore,
+  vmUuid: string,
+  task?: Task,
+): Promise<MergeResult[]> {
+  const merges: MergeResult[] = []
+  for await (const entry of remote.list(vmDir(vmUuid), { recursive: true })) {
+    const slash = entry.path.lastIndexOf('/')
+    const parent = MERGE_STATE.exec(entry.path.slice(slash + 1))?.[1]
+    if (parent === undefined) continue
+    const resumed = await resumeVhdMerge(store, `${entry.path.slice(0, slash)}/${parent}`)
+    if (resumed !== undefined) merges.push(resumed)
+    task?.info('resumed an interrupted merge', { path: entry.path })
+  }
+  return merges
 }
 
 async function collectVhds(remote: Remote, dir: string): Promise<string[]> {
