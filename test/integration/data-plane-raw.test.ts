@@ -89,6 +89,32 @@ describe('simulator data plane: VDI storage, /export_raw_vdi, /import_raw_vdi', 
     assert.ok(Number(blocks.stdout.split('\t')[0]) < 64 * 1024, `blocks.bin uses ${blocks.stdout}`)
   })
 
+  it('VDI.copy (new or into an existing VDI) copies the contents; VDI.resize grows the disk with zeros', async () => {
+    const vdi = await client.call('VDI.clone', [diskOf('one-disk'), {}])
+    sim.storage.writeBlocks(vdi, [{ offsetBytes: 3 * MiB, data: patternBytes(12, MiB) }])
+    const sr = sim.db.get('VDI', vdi).SR as string
+    const copy = await client.call('VDI.copy', [vdi, sr, 'OpaqueRef:NULL', 'OpaqueRef:NULL'])
+    assert.deepEqual(sim.storage.readAll(copy), sim.storage.readAll(vdi))
+    const into = await client.call('VDI.clone', [diskOf('three-disks', 1), {}])
+    assert.equal(await client.call('VDI.copy', [vdi, sr, 'OpaqueRef:NULL', into]), into)
+    assert.deepEqual(
+      sim.storage.readAll(into).subarray(0, 5 * MiB),
+      sim.storage.readAll(vdi).subarray(0, 5 * MiB),
+    )
+    sim.storage.writeBlocks(vdi, [{ offsetBytes: 0, data: patternBytes(13, 10) }])
+    assert.notDeepEqual(
+      sim.storage.readAll(copy),
+      sim.storage.readAll(vdi),
+      'copies do not follow later writes',
+    )
+    const before = sim.storage.readAll(vdi)
+    await client.call('VDI.resize', [vdi, 10 * MiB])
+    const raw = await download({ vdi, format: 'raw' })
+    assert.equal(raw.length, 10 * MiB)
+    assert.deepEqual(raw.subarray(0, before.length), before)
+    assert.ok(raw.subarray(before.length).every((byte) => byte === 0))
+  })
+
   it('§8.5.9 a delta lists exactly the changed 2 MiB blocks; full vhd all allocated; raw is virtual_size bytes', async () => {
     const { s1, s2 } = await snapshotsWithDelta()
     const delta = await parseVhdStream([await download({ vdi: s2, base: s1, format: 'vhd' })])
