@@ -144,6 +144,19 @@ describe('check & repair', () => {
     assert.deepEqual(new Set(remote.files.keys()), before)
   })
 
+  it("rewrites a delta backup's stale size, and only that", async () => {
+    const remote = await repository(2)
+    const path = metadataPath(IDS.vm, t0 + day)
+    const stale = JSON.parse(remote.files.get(path)?.data.toString() ?? '{}') as Record<string, unknown>
+    await remote.write(path, Buffer.from(JSON.stringify({ ...stale, size: 1 })))
+    const report = await checkVmBackups(remote, IDS.vm)
+    assert.deepEqual(kinds(report), [['size-mismatch', '20261102T000000Z.json']])
+    assert.equal(report.findings[0]?.setSize, stale.size)
+    await repairVmBackups(remote, report)
+    assert.deepEqual((await checkVmBackups(remote, IDS.vm)).findings, [])
+    assert.deepEqual(JSON.parse(remote.files.get(path)?.data.toString() ?? '{}'), stale)
+  })
+
   it('reports an XVA whose size differs from its metadata, and a missing checksum', async () => {
     const remote = await repository(1)
     const xva = xvaPath(IDS.vm, t0 + 100 * day)

@@ -5,6 +5,8 @@ import type { LineageDisk } from './lineage.ts'
 import { ancestorsOf, readLineage } from './lineage.ts'
 import type { BackupListing } from './listing.ts'
 import { listVmBackups } from './listing.ts'
+import { parseBackupMetadata } from './metadata.ts'
+import { readSmallFile } from './read-file.ts'
 
 /** The kinds of problem check & repair reports (XO's cleanVm checks, xen-orchestra-backups.md §3.6). */
 export type FindingKind =
@@ -27,6 +29,8 @@ export interface Finding {
   readonly path: string
   readonly message: string
   readonly deletes: readonly string[]
+  /** For a delta backup whose metadata `size` is stale (after an XO merge): the size repair writes. */
+  readonly setSize?: number
 }
 
 /** What check found for one VM, and the backups that are complete (restorable). */
@@ -56,7 +60,8 @@ function completeness(backup: BackupListing, lineage: ReadonlyMap<string, Lineag
  * file missing or a disk chain broken), damaged VHDs, duplicate VHD UUIDs, orphan VHDs (deleted by
  * repair only when no complete backup needs them: ancestors of a kept disk are reported as
  * `unmerged-ancestor`, never deleted), interrupted merges, orphan XVAs and checksums, temp files,
- * size mismatches. When any metadata is unreadable or a merge is interrupted, orphans of the
+ * size mismatches (a delta's stale `size` is rewritten by repair; a full backup's is only reported,
+ * as it may mean a damaged XVA). When any metadata is unreadable or a merge is interrupted, orphans of the
  * affected scope are reported but not scheduled for deletion: they may belong to a real backup.
  */
 export async function checkVmBackups(remote: Remote, vmUuid: string): Promise<CheckReport> {
@@ -103,6 +108,7 @@ export async function checkVmBackups(remote: Remote, vmUuid: string): Promise<Ch
       for (const ancestor of ancestorsOf(lineage, file)) needed.add(ancestor)
     }
     if (backup.metadata.mode === 'full') checkFull(backup, files, findings)
+    else checkDeltaSize(backup, files, findings)
   }
 
   for (const path of files.keys()) {
@@ -157,6 +163,22 @@ export async function checkVmBackups(remote: Remote, vmUuid: string): Promise<Ch
     completeBackups: complete.map((b) => b.id),
     protectedPaths,
   }
+}
+
+function checkDeltaSize(
+  backup: BackupListing,
+  files: ReadonlyMap<string, RemoteEntry>,
+  findings: Finding[],
+): void {
+  const stored = backup.files.reduce((sum, f) => sum + (files.get(f)?.sizeBytes ?? 0), 0)
+  if (backup.metadata.size === undefined || backup.metadata.size === stored) return
+  findings.push({
+    kind: 'size-mismatch',
+    path: backup.id,
+    message: `metadata says ${backup.metadata.size} bytes, its disks hold ${stored} (stale after a merge)`,
+    deletes: [],
+    setSize: stored,
+  })
 }
 
 function checkFull(
@@ -223,6 +245,12 @@ function checkRootFiles(
   }
 }
 
+/** Rewrites the `size` of the metadata at `path` (validated again before the atomic replace). */
+async function rewriteSize(remote: Remote, path: string, size: number): Promise<void> {
+  const metadata = parseBackupMetadata((await readSmallFile(remote, path)).toString('utf8'), path)
+  await remote.write(path, Buffer.from(JSON.stringify({ ...metadata, size })))
+}
+
 /** What a repair did. */
 export interface RepairResult {
   readonly deleted: readonly string[]
@@ -242,6 +270,7 @@ export async function repairVmBackups(
   const order = (f: Finding): number => (f.kind === 'incomplete-backup' ? 0 : 1)
   const deleted: string[] = []
   for (const finding of [...report.findings].sort((a, b) => order(a) - order(b))) {
+    if (finding.setSize !== undefined) await rewriteSize(remote, finding.path, finding.setSize)
     const paths = finding.deletes.filter((p) => !protectedFiles.has(p))
     if (paths.length === 0) continue
     await remote.deleteMany(paths)

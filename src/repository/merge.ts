@@ -61,8 +61,13 @@ export function planMergeChains(
   return { chains, skipped }
 }
 
-async function rewriteMetadata(remote: Remote, backup: BackupListing): Promise<void> {
-  if (backup.metadata.mode !== 'delta') return
+/**
+ * Makes a delta backup's metadata match its disks after merges (`isVhdDifferencing`, `size`),
+ * rewriting it only when something differs: also heals metadata left stale by a merge that was
+ * resumed elsewhere (or by XO).
+ */
+async function reconcileMetadata(remote: Remote, backup: BackupListing): Promise<boolean> {
+  if (backup.metadata.mode !== 'delta') return false
   const isVhdDifferencing: Record<string, boolean> = {}
   let size = 0
   for (const [ref, relative] of Object.entries(backup.metadata.vhds)) {
@@ -72,15 +77,20 @@ async function rewriteMetadata(remote: Remote, backup: BackupListing): Promise<v
     isVhdDifferencing[ref] = disk.diskType === DiskType.differencing
     size += await file.size()
   }
+  const same =
+    size === backup.metadata.size &&
+    JSON.stringify(isVhdDifferencing) === JSON.stringify(backup.metadata.isVhdDifferencing ?? {})
+  if (same) return false
   const metadata = { ...backup.metadata, isVhdDifferencing, size }
   await remote.write(backup.id, Buffer.from(JSON.stringify(metadata)))
+  return true
 }
 
 /**
  * Folds expired deltas into the key so that the oldest kept backup becomes the key, keeping its file
  * name and VHD UUID (xen-orchestra-backups.md §3.5): first finishes interrupted merges (their state
  * files), then merges each planned chain through `store` (which reaches the same files in place),
- * then rewrites the metadata of the backups whose disks changed (`isVhdDifferencing`, `size`).
+ * then brings every kept delta backup's metadata in line with its disks (`isVhdDifferencing`, `size`).
  * The caller holds the VM lock (withVmLock); crash-safe because every merge is (docs/formats/vhd.md).
  */
 export async function mergeVmBackups(
@@ -106,10 +116,9 @@ export async function mergeVmBackups(
     merges.push(await mergeVhdChain(store, chain))
     await options.lock?.refresh()
   }
-  const changed = new Set(merges.map((m) => m.path))
-  for (const backup of complete)
-    if (backup.files.some((f) => changed.has(f))) await rewriteMetadata(remote, backup)
-  if (merges.length > 0) await remote.delete(`${dir}/${CACHE_FILE}`)
+  let rewritten = 0
+  for (const backup of complete) if (await reconcileMetadata(remote, backup)) rewritten++
+  if (merges.length > 0 || rewritten > 0) await remote.delete(`${dir}/${CACHE_FILE}`)
   return { merges, mergedBytes: merges.reduce((n, m) => n + m.mergedBytes, 0), skipped }
 }
 
