@@ -44,3 +44,24 @@ export function parseChecksumText(text: string, path: string): { algorithm: stri
   }
   return { algorithm, hex: match[2] ?? '' }
 }
+
+/**
+ * Passes `source` through and, at its end, compares its hash with `expectedText` (a `.checksum`
+ * file's content): a mismatch throws CHECKSUM_MISMATCH naming `path` and both digests, so a
+ * consumer never finishes reading a corrupted file without being told.
+ */
+export async function* verifyChecksum(
+  source: AsyncIterable<Uint8Array>,
+  expectedText: string,
+  path: string,
+): AsyncGenerator<Uint8Array> {
+  const { algorithm, hex } = parseChecksumText(expectedText, `${path}.checksum`)
+  const hash = createHash(algorithm)
+  for await (const chunk of source) {
+    hash.update(chunk)
+    yield chunk
+  }
+  const got = hash.digest('hex')
+  if (got !== hex)
+    throw new RepositoryError('CHECKSUM_MISMATCH', `${path}: expected ${algorithm} ${hex}, got ${got}`)
+}
