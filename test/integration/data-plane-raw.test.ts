@@ -93,7 +93,7 @@ describe('simulator data plane: VDI storage, /export_raw_vdi, /import_raw_vdi', 
     const vdi = await client.call('VDI.clone', [diskOf('one-disk'), {}])
     sim.storage.writeBlocks(vdi, [{ offsetBytes: 3 * MiB, data: patternBytes(12, MiB) }])
     const sr = sim.db.get('VDI', vdi).SR as string
-    const copy = await client.call('VDI.copy', [vdi, sr, 'OpaqueRef:NULL', 'OpaqueRef:NULL'])
+    const copy = (await client.call('VDI.copy', [vdi, sr, 'OpaqueRef:NULL', 'OpaqueRef:NULL'])) as string
     assert.deepEqual(sim.storage.readAll(copy), sim.storage.readAll(vdi))
     const into = await client.call('VDI.clone', [diskOf('three-disks', 1), {}])
     assert.equal(await client.call('VDI.copy', [vdi, sr, 'OpaqueRef:NULL', into]), into)
