@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs'
+import type { Dirent } from 'node:fs'
 import { mkdir, open, opendir, realpath, rename, stat, statfs } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -21,6 +22,8 @@ import type {
 import { checkRemotePath, joinRemotePath } from '../remote-path.ts'
 import { checkedChunks, checkRange, checkStartWithin, sourceChunks } from '../byte-streams.ts'
 import { confinePath } from './confine.ts'
+
+const STAT_BATCH = 64
 import { lockDirectory } from './local-lock.ts'
 import { publishFile, removeIfPresent, syncDirectory } from './local-fs.ts'
 
@@ -122,14 +125,33 @@ export class LocalRemote implements Remote {
       if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return
       throw toRemoteError(error, 'list', prefix)
     }
+    // Stats run a batch at a time: a folder of 10 000 backups is not 10 000 sequential round trips.
+    let batch: Dirent[] = []
     for await (const dirent of dir) {
-      options.signal?.throwIfAborted()
-      const path = joinRemotePath(prefix, dirent.name)
-      const entry = await this.#entry(path, dirent.isSymbolicLink())
-      if (entry === undefined) continue
+      batch.push(dirent)
+      if (batch.length < STAT_BATCH) continue
+      yield* this.#visit(absolute, prefix, batch, options)
+      batch = []
+    }
+    yield* this.#visit(absolute, prefix, batch, options)
+  }
+
+  async *#visit(
+    absolute: string,
+    prefix: string,
+    dirents: readonly Dirent[],
+    options: ListOptions,
+  ): AsyncGenerator<RemoteEntry> {
+    options.signal?.throwIfAborted()
+    const entries = await Promise.all(
+      dirents.map((d) => this.#entry(joinRemotePath(prefix, d.name), d.isSymbolicLink())),
+    )
+    for (const [i, entry] of entries.entries()) {
+      const dirent = dirents[i]
+      if (entry === undefined || dirent === undefined) continue
       if (entry.kind === 'file' || options.recursive !== true) yield entry
       // Symlinked directories are listed but not walked: no loops, no double counting.
-      else if (!dirent.isSymbolicLink()) yield* this.#walk(join(absolute, dirent.name), path, options)
+      else if (!dirent.isSymbolicLink()) yield* this.#walk(join(absolute, dirent.name), entry.path, options)
     }
   }
 
