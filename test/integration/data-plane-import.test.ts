@@ -56,9 +56,12 @@ describe('simulator data plane: XO-style XVA import and authentication', () => {
     await sim.close()
   })
 
-  it('imports a minimal XO ova.xml: defaults filled, network matched by bridge, disk bytes, new MAC', async () => {
+  it('imports a minimal XO ova.xml with SHA-1 checksums: defaults filled, network matched by bridge, disk bytes, new MAC', async () => {
     const disk = patternBytes(3, DISK_BYTES)
-    const xva = await collectBytes(writeXva(xoStyleOva(), [{ id: 'Ref:002', source: bufferSource(disk) }]))
+    const xva = await collectBytes(
+      writeXva(xoStyleOva(), [{ id: 'Ref:002', source: bufferSource(disk) }], { checksum: 'sha1' }),
+    )
+    assert.ok(xva.includes('Ref:002/00000000.checksum'))
     const sr = sim.db.select('SR', (r) => r.name_label === 'Local')[0] ?? ''
     const [vm] = (await client.putResource('/import', { sr_id: sr }, Readable.from([xva]), {
       lengthBytes: xva.length,
@@ -81,6 +84,26 @@ describe('simulator data plane: XO-style XVA import and authentication', () => {
     assert.equal(sim.db.get('network', vifRecord.network as string).bridge, 'xenbr0')
     assert.notEqual(vifRecord.MAC, '12:34:56:78:9a:bc')
     assert.equal(sim.db.select('network', (r) => r.name_label === 'not here').length, 0)
+  })
+
+  it('§3.3 an unknown export format answers 404 and fails the task with INTERNAL_ERROR', async () => {
+    const task = await client.call('task.create', ['export', ''])
+    const vm = sim.pool.vms.get('one-disk') ?? ''
+    const vdi = sim.db.get('VBD', (sim.db.get('VM', vm).VBDs as string[])[0] ?? '').VDI as string
+    await assert.rejects(client.getResource('/export_raw_vdi', { vdi, format: 'xyz' }, { taskRef: task }))
+    const record = await client.getRecord('task', task)
+    assert.deepEqual(record.error_info, ['INTERNAL_ERROR', 'Unknown format xyz'])
+  })
+
+  it('§8.5.6 VM.destroy leaves the VDIs and their contents', async () => {
+    const vm = sim.pool.vms.get('one-disk') ?? ''
+    const vdi = sim.db.get('VBD', (sim.db.get('VM', vm).VBDs as string[])[0] ?? '').VDI as string
+    sim.storage.writeBlocks(vdi, [{ offsetBytes: MiB, data: patternBytes(4, 100) }])
+    const before = sim.storage.readAll(vdi)
+    await client.call('VM.destroy', [vm])
+    assert.equal(sim.db.find('VM', vm), undefined)
+    assert.deepEqual(sim.db.get('VDI', vdi).VBDs, [])
+    assert.deepEqual(sim.storage.readAll(vdi), before)
   })
 
   it('§8.5.2 a data handler with a dead session answers 401 and fails the given task', async () => {
