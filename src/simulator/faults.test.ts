@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import { createFixedClock } from '../shared/clock.ts'
 import type { RunningSimulator } from './index.ts'
 import { startSimulator } from './index.ts'
+import { FaultRegistry } from './faults.ts'
 import type { JsonRpcTestClient } from './testing/raw-rpc.ts'
 import { jsonRpcLogin, postRaw, waitTask, xmlCall } from './testing/raw-rpc.ts'
 
@@ -75,5 +76,18 @@ describe('simulator fault injection', () => {
     assert.equal(done.status, 'failure')
     assert.deepEqual(done.error_info, ['SR_FULL', '100', '50'])
     assert.deepEqual(await x.call('VM.get_by_name_label', 'doomed'), [])
+  })
+
+  it('arms data faults per handler path for the next request only; reset disarms them', () => {
+    const registry = new FaultRegistry(() => undefined)
+    registry.cutStream('/export', 10)
+    registry.slowStream('/export', 1000)
+    registry.corruptStream('/import', 3)
+    assert.deepEqual(registry.takeDataFaults('/export'), { cutAfterBytes: 10, bytesPerSecond: 1000 })
+    assert.deepEqual(registry.takeDataFaults('/export'), {}, 'one-shot')
+    registry.failTaskAtEnd('/export_raw_vdi', { code: 'VDI_IO_ERROR' })
+    registry.reset()
+    assert.deepEqual(registry.takeDataFaults('/import'), {})
+    assert.deepEqual(registry.takeDataFaults('/export_raw_vdi'), {})
   })
 })
