@@ -55,7 +55,7 @@ function vhdChunks(task: DataTask, vdi: string, base: string | undefined): Async
 /**
  * `GET /export_raw_vdi` (xapi.md §3.3, §5.2): `vdi` (ref or uuid), `format` raw (exactly
  * `virtual_size` bytes) or vhd (dynamic; differencing of exactly the 2 MiB blocks that differ from
- * `base`), under a task, with the VDI attached read-only to dom0 while it streams. tar and qcow2
+ * `base`), under a task, with the VDI (and base) attached read-only to dom0 while it streams. tar and qcow2
  * are not simulated (404 + INTERNAL_ERROR like an unknown format); `base` with raw is refused.
  */
 export function exportRawVdiHandler(): HttpHandler {
@@ -74,7 +74,7 @@ export function exportRawVdiHandler(): HttpHandler {
       format === 'vhd'
         ? vhdChunks(task, vdi, base)
         : rawBytes(ctx.storage.source(vdi, { everyBlock: true }), task)
-    const detach = attachToDom0(ctx, vdi, 'RO')
+    const detaches = [vdi, ...(base === undefined ? [] : [base])].map((disk) => attachToDom0(ctx, disk, 'RO'))
     try {
       sendDataHeader(response, task.task, {
         'content-type': CONTENT_TYPES[format] ?? '',
@@ -82,7 +82,7 @@ export function exportRawVdiHandler(): HttpHandler {
       })
       await sendBody(response, chunks, task)
     } finally {
-      detach()
+      for (const detach of detaches) detach()
     }
     return ''
   })
