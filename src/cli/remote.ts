@@ -6,22 +6,9 @@ import type { RemoteTestResult } from '../remotes/remote-test.ts'
 import type { RemoteInfo } from '../remotes/remote.ts'
 import type { CliIo } from './io.ts'
 import { CliExit } from './io.ts'
+import { formatBytes, jsonText } from '../tasks/format.ts'
 
 const MIB = 1 << 20
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 2)} ${units[unit] ?? 'B'}`
-}
-
-/** A JSON value as text: strings as they are, anything else as JSON. */
-const text = (value: unknown): string => (typeof value === 'string' ? value : JSON.stringify(value))
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
 
@@ -44,9 +31,9 @@ export function renderRemoteTest(description: string, result: RemoteTestResult):
     )
   } else {
     const code = typeof result.error.code === 'string' ? ` [${result.error.code}]` : ''
-    lines.push(`failed at step ${result.step}: ${text(result.error.message)}${code}`)
+    lines.push(`failed at step ${result.step}: ${jsonText(result.error.message)}${code}`)
     if (result.cleanupError !== undefined)
-      lines.push(`warning: could not delete ${result.path}: ${text(result.cleanupError.message)}`)
+      lines.push(`warning: could not delete ${result.path}: ${jsonText(result.cleanupError.message)}`)
     lines.push('result: failure')
   }
   return `${lines.join('\n')}\n`
