@@ -10,21 +10,12 @@ import { writeDeltaBackup } from '../repository/delta-writer.ts'
 import { metadataPath, vhdPath } from '../repository/layout.ts'
 import { deltaMetadata, fullMetadata, IDS } from '../repository/testing/sample-metadata.ts'
 import { newUuid } from '../shared/ids.ts'
-import type { CliIo } from './io.ts'
-import { runCli } from './program.ts'
+import { cli } from './testing/run-cli.ts'
 
 const MiB = 1024 * 1024
 const day = 86_400_000
 const t0 = Date.UTC(2026, 10, 1)
 let dir = ''
-
-async function cli(...args: string[]) {
-  let out = ''
-  let err = ''
-  const io: CliIo = { out: (t) => (out += t), err: (t) => (err += t) }
-  const code = await runCli(['node', 'xapi-backup', ...args], io)
-  return { code, out, err }
-}
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cli-backups-'))

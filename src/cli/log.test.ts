@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { CliIo } from './io.ts'
-import { runCli } from './program.ts'
+import { cli } from './testing/run-cli.ts'
 
 const fixture = (name: string): string =>
   new URL(`../../test/fixtures/task-logs/${name}`, import.meta.url).pathname
-
-async function cli(...args: string[]) {
-  let out = ''
-  let err = ''
-  const io: CliIo = { out: (t) => (out += t), err: (t) => (err += t) }
-  const code = await runCli(['node', 'xapi-backup', ...args], io)
-  return { code, out, err }
-}
 
 describe('xapi-backup log show', () => {
   it('renders a backup log as a readable tree with durations, sizes, throughput and the run status', async () => {

@@ -4,16 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { startS3rver } from '../remotes/testing/s3rver.ts'
-import type { CliIo } from './io.ts'
-import { runCli } from './program.ts'
-
-async function cli(...args: string[]) {
-  let out = ''
-  let err = ''
-  const io: CliIo = { out: (t) => (out += t), err: (t) => (err += t) }
-  const code = await runCli(['node', 'xapi-backup', ...args], io)
-  return { code, out, err }
-}
+import { cli } from './testing/run-cli.ts'
 
 describe('xapi-backup remote test', () => {
   it('writes, reads back, verifies and deletes a test file on a file:// remote', async () => {

@@ -11,20 +11,10 @@ import {
 } from '../formats/vhd/testing/random-disk.ts'
 import type { MergeStore } from '../formats/vhd/index.ts'
 import { localMergeStore, mergeVhdChain } from '../formats/vhd/index.ts'
-import { runCli } from './program.ts'
+import { cli } from './testing/run-cli.ts'
 
 const MiB = 2 ** 20
 let dir = ''
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = ''
-  let err = ''
-  const code = await runCli(['node', 'xapi-backup', ...args], {
-    out: (t) => (out += t),
-    err: (t) => (err += t),
-  })
-  return { code, out, err }
-}
 
 describe('xapi-backup vhd', () => {
   before(async () => {
