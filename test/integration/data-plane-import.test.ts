@@ -86,6 +86,21 @@ describe('simulator data plane: XO-style XVA import and authentication', () => {
     assert.equal(sim.db.select('network', (r) => r.name_label === 'not here').length, 0)
   })
 
+  it('§3.2 an XVA from a newer XAPI fails IMPORT_INCOMPATIBLE_VERSION and creates nothing', async () => {
+    const ova = xoStyleOva()
+    const newer = { ...ova, version: { ...ova.version, xapi_major: 99 } }
+    const xva = await collectBytes(
+      writeXva(newer, [{ id: 'Ref:002', source: bufferSource(Buffer.alloc(DISK_BYTES)) }]),
+    )
+    const vms = sim.db.all('VM').length
+    await assert.rejects(
+      client.putResource('/import', {}, Readable.from([xva]), { lengthBytes: xva.length }),
+      (error: unknown) =>
+        error instanceof Error && 'code' in error && error.code === 'IMPORT_INCOMPATIBLE_VERSION',
+    )
+    assert.equal(sim.db.all('VM').length, vms)
+  })
+
   it('§3.3 an unknown export format answers 404 and fails the task with INTERNAL_ERROR', async () => {
     const task = await client.call('task.create', ['export', ''])
     const vm = sim.pool.vms.get('one-disk') ?? ''

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { isZeroBytes } from '../storage/zero.ts'
-import type { XvaReader } from '../../formats/xva/index.ts'
+import type { OvaStruct, XvaReader } from '../../formats/xva/index.ts'
 import { openXva, XvaError } from '../../formats/xva/index.ts'
 import type { SimulatorContext } from '../context.ts'
 import type { HttpHandler } from '../server.ts'
@@ -11,6 +11,7 @@ import { XapiFault } from '../xapi-fault.ts'
 import type { DataTask } from './data-task.ts'
 import { HttpRefusal, runDataTask, sendDataHeader } from './data-task.ts'
 import type { ImportedObjects } from './ova-import.ts'
+import { SIMULATED_XAPI_VERSION } from './ova-export.ts'
 import { createImportedObjects, removeImportedObjects } from './ova-import.ts'
 import { receiveBody } from './streams.ts'
 import { resolveRefOrUuid } from './vdi-access.ts'
@@ -70,12 +71,22 @@ function finish(ctx: SimulatorContext, task: string, imported: ImportedObjects):
   return encodeXmlValue(imported.vms, t.set(t.ref('VM')), recordTypes)
 }
 
+/** IMPORT_INCOMPATIBLE_VERSION when the XVA comes from a newer XAPI than ours (xapi.md §3.2 step 2). */
+function assertVersion(version: OvaStruct): void {
+  const major = Number(version.xapi_major ?? 0)
+  const minor = Number(version.xapi_minor ?? 0)
+  const ours = SIMULATED_XAPI_VERSION
+  if (major > ours.major || (major === ours.major && minor > ours.minor))
+    throw new XapiFault('IMPORT_INCOMPATIBLE_VERSION', [])
+}
+
 async function importXva(task: DataTask, request: IncomingMessage, sr: string): Promise<string> {
   const { ctx, url } = task
   const force = url.searchParams.get('force') === 'true'
   let imported: ImportedObjects | undefined
   try {
     const reader = await openXva(receiveBody(request, task), { force, what: 'import body' })
+    assertVersion(reader.ova.version)
     imported = createImportedObjects(ctx.db, reader.ova, {
       sr,
       task: task.task,

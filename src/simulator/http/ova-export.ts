@@ -47,6 +47,9 @@ function snapshotOf(db: SimulatorDb, cls: string, ref: string, ids: LocalIds, pa
   return out
 }
 
+/** The XAPI version the simulator claims in ova.xml and checks imports against (XCP-ng 8.3's xapi 24.19). */
+export const SIMULATED_XAPI_VERSION = { major: 24, minor: 19 } as const
+
 // Fields a plain export resets (xapi.md §4: export.ml, preserve_power_state=false).
 const VM_EXPORT_PATCH: XapiRecord = {
   current_operations: {},
@@ -114,8 +117,8 @@ export function buildVmExport(db: SimulatorDb, vm: string, host: string, nowMs: 
     product_version: software.product_version ?? '8.3.0',
     product_brand: software.product_brand ?? 'XCP-ng',
     build_number: 'simulated',
-    xapi_major: 24,
-    xapi_minor: 19,
+    xapi_major: SIMULATED_XAPI_VERSION.major,
+    xapi_minor: SIMULATED_XAPI_VERSION.minor,
     export_vsn: 2,
   }
   const disks = new Map(members.filter(([cls]) => cls === 'VDI').map(([, ref]) => [ids.get(ref) ?? '', ref]))
