@@ -1,4 +1,8 @@
 // Small byte helpers shared by the footer, header and BAT codecs.
+import { isAllZero } from '../../shared/bytes.ts'
+
+/** True when every byte is zero (re-exported from src/shared/bytes.ts). */
+export { isAllZero }
 
 /** A DataView over `bytes` (no copy). */
 export function viewOf(bytes: Uint8Array): DataView {
@@ -51,13 +55,4 @@ export function asciiOf(bytes: Uint8Array): string {
 /** Rounds `value` up to a multiple of `unit`. */
 export function roundUp(value: number, unit: number): number {
   return Math.ceil(value / unit) * unit
-}
-
-/** True when every byte of `bytes` is zero (word-wise for speed on 2 MiB blocks). */
-export function isAllZero(bytes: Uint8Array): boolean {
-  const words = bytes.byteOffset % 8 === 0 ? Math.floor(bytes.length / 8) : 0
-  const big = new BigUint64Array(bytes.buffer, bytes.byteOffset, words)
-  for (const word of big) if (word !== 0n) return false
-  for (let i = words * 8; i < bytes.length; i++) if (bytes[i] !== 0) return false
-  return true
 }

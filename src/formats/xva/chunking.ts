@@ -1,16 +1,8 @@
+import { isAllZero } from '../../shared/bytes.ts'
 import type { BlockSource } from '../block-source.ts'
 
 /** XVA disks are cut into 1 MiB chunks named `Ref:<n>/<8 digits>` (xapi.md §4). */
 export const XVA_CHUNK_BYTES = 1024 * 1024
-
-const ZERO_CHUNK = Buffer.alloc(XVA_CHUNK_BYTES)
-
-/** True when the chunk holds only zero bytes (memcmp against a zero buffer). */
-export function isZeroChunk(data: Uint8Array): boolean {
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).equals(
-    ZERO_CHUNK.subarray(0, data.byteLength),
-  )
-}
 
 /** A chunk of a disk: index in 1 MiB units and its bytes (the last chunk may be shorter). */
 export interface DiskChunk {
@@ -37,7 +29,7 @@ export async function* xvaChunks(source: BlockSource): AsyncGenerator<DiskChunk>
     emitted = chunk.index
   }
   function* finish(chunk: DiskChunk): Generator<DiskChunk> {
-    if (chunk.index === 0 || chunk.index === lastIndex || !isZeroChunk(chunk.data)) yield* emit(chunk)
+    if (chunk.index === 0 || chunk.index === lastIndex || !isAllZero(chunk.data)) yield* emit(chunk)
   }
   let previousBlock = -1
   for await (const block of source.blocks()) {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { parseVhdStream, VhdError } from '../../formats/vhd/index.ts'
-import { isZeroBytes } from '../storage/zero.ts'
+import { isAllZero } from '../../shared/bytes.ts'
 import type { SimulatorContext } from '../context.ts'
 import { createVdi } from '../objects.ts'
 import type { HttpHandler } from '../server.ts'
@@ -18,7 +18,7 @@ function ioError(): XapiFault {
 
 /** Writes one block-aligned piece, skipping zeros over an unwritten block (sparse, same content). */
 function writePiece(ctx: SimulatorContext, vdi: string, offsetBytes: number, data: Uint8Array): void {
-  if (isZeroBytes(data) && !ctx.storage.isAllocated(vdi, Math.floor(offsetBytes / VDI_BLOCK_BYTES))) return
+  if (isAllZero(data) && !ctx.storage.isAllocated(vdi, Math.floor(offsetBytes / VDI_BLOCK_BYTES))) return
   ctx.storage.write(vdi, offsetBytes, data)
 }
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { isZeroBytes } from '../storage/zero.ts'
+import { isAllZero } from '../../shared/bytes.ts'
 import type { OvaStruct, XvaReader } from '../../formats/xva/index.ts'
 import { openXva, XvaError } from '../../formats/xva/index.ts'
 import type { SimulatorContext } from '../context.ts'
@@ -54,7 +54,7 @@ async function writeDisks(task: DataTask, reader: XvaReader, imported: ImportedO
     for await (const block of disk.blocks()) {
       const offset = block.index * disk.blockSize
       // A fresh VDI reads zeros: skipping zero chunks keeps it sparse (xapi.md §4 "Sparseness").
-      if (!isZeroBytes(block.data)) ctx.storage.write(vdi, offset, block.data)
+      if (!isAllZero(block.data)) ctx.storage.write(vdi, offset, block.data)
       done += block.data.byteLength
       task.progress(done / total)
     }
