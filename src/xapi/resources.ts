@@ -225,8 +225,9 @@ export async function putResource(
     )
     try {
       await pipeline(body instanceof Readable ? body : Readable.from(body), open.request)
-      // Unknown length: closing is how the server learns the body ended (xapi.md §1.8 item 6).
-      if (options.lengthBytes === UNKNOWN_LENGTH_BYTES) open.request.destroy()
+      // Unknown length: half-closing is how the server learns the body ended (xapi.md §1.8 item 6).
+      // `end()` queues the FIN after the data already written; `destroy()` would drop that data.
+      if (options.lengthBytes === UNKNOWN_LENGTH_BYTES) open.request.socket?.end()
       else response ??= await open.response
     } catch (error) {
       if (options.signal?.aborted === true) throw options.signal.reason

@@ -207,6 +207,20 @@ describe('simulator data plane: /export and /import (XVA)', () => {
     assert.equal((await client.getRecord('task', probe)).status, 'failure')
   })
 
+  it('the client imports a stream of unknown length (1 PiB Content-Length, closes after the data)', async () => {
+    const xva = await exportVm({ ref: vmRef('one-disk') })
+    const pieces = Array.from({ length: Math.ceil(xva.length / 65_536) }, (_, i) =>
+      xva.subarray(i * 65_536, (i + 1) * 65_536),
+    )
+    const [imported] = (await client.putResource('/import', {}, Readable.from(pieces), {
+      lengthBytes: UNKNOWN_LENGTH_BYTES,
+    })) as string[]
+    const [, vdi] = disksOf(imported ?? '')[0] ?? []
+    const [, source] = disksOf(vmRef('one-disk'))[0] ?? []
+    assert.ok(vdi !== undefined && source !== undefined)
+    assert.deepEqual(sim.storage.readAll(vdi), sim.storage.readAll(source))
+  })
+
   it('§8.5.16 chunk 0 and the last chunk always, zero chunks never, XXH64 uppercase; GNU tar lists it', async (t) => {
     const vdi = await client.call('VDI.clone', [disksOf(vmRef('one-disk'))[0]?.[1] ?? '', {}])
     const vm = await client.call('VM.clone', [vmRef('diskless'), 'sparse'])
