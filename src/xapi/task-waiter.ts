@@ -1,19 +1,13 @@
 import type { Clock } from '../shared/clock.ts'
 import type { TaskRecord, XapiRef } from './record-types.ts'
-import type { CallOptions, XapiEventBatch, XapiValue } from './types.ts'
+import type { CallOptions, XapiClient, XapiValue } from './types.ts'
 import { expectString, normalizeRecord } from './records.ts'
 import { XapiError, isXapiErrorCode } from './xapi-error.ts'
 import { decodeXmlRpcValueText } from './xml-rpc.ts'
 
 /** What waiting for a task needs from the client. */
-export type TaskWaitDeps = {
+export type TaskWaitDeps = Pick<XapiClient, 'eventFrom'> & {
   call(method: string, args: readonly XapiValue[], options?: CallOptions): Promise<XapiValue>
-  eventFrom(
-    classes: readonly string[],
-    token: string,
-    timeoutSeconds: number,
-    options?: CallOptions,
-  ): Promise<XapiEventBatch>
   readonly clock: Clock
   /** Polling period when the server has no usable `event.from`. */
   readonly pollIntervalMs: number
