@@ -3,7 +3,7 @@ import type { Remote, RemoteEntry } from '../remotes/remote.ts'
 import { isUuid } from '../shared/ids.ts'
 import { CACHE_FILE, parseBackupFileName, resolveInVmDir, VM_BACKUPS_DIR, vmDir } from './layout.ts'
 import type { BackupMetadata } from './metadata.ts'
-import { parseBackupMetadata } from './metadata.ts'
+import { parseBackupMetadata, validateBackupMetadata } from './metadata.ts'
 import { readSmallFile } from './read-file.ts'
 
 /** A listed backup: its metadata, the files it names, and whether they are all present. */
@@ -54,7 +54,7 @@ async function readCache(remote: Remote, dir: string): Promise<Map<string, Cache
       out.set(path, {
         sizeBytes: stat.sizeBytes,
         modifiedMs: typeof stat.modifiedMs === 'number' ? stat.modifiedMs : undefined,
-        metadata: parseBackupMetadata(JSON.stringify(metadata), path),
+        metadata: validateBackupMetadata(metadata, path),
       })
     }
     return out

@@ -68,6 +68,11 @@ export function parseBackupMetadata(text: string, path: string): BackupMetadata 
   } catch (error) {
     throw new RepositoryError('METADATA_INVALID', `${path}: not valid JSON (${(error as Error).message})`)
   }
+  return validateBackupMetadata(value, path)
+}
+
+/** The checks of parseBackupMetadata on a value already parsed (a cache entry), with the same errors. */
+export function validateBackupMetadata(value: unknown, path: string): BackupMetadata {
   if (typeof value === 'object' && value !== null && 'version' in value && value.version !== '2.0.0') {
     throw new RepositoryError(
       'METADATA_UNSUPPORTED_VERSION',
