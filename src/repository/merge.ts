@@ -139,7 +139,8 @@ export async function resumeInterruptedMerges(
     const parent = MERGE_STATE.exec(entry.path.slice(slash + 1))?.[1]
     if (parent === undefined) continue
     const resumed = await resumeVhdMerge(store, `${entry.path.slice(0, slash)}/${parent}`)
-    if (resumed !== undefined) merges.push(resumed)
+    if (resumed === undefined) continue
+    merges.push(resumed)
     task?.info('resumed an interrupted merge', { path: entry.path })
   }
   return merges
