@@ -1,3 +1,4 @@
+import { PathError, checkRelativePath } from '../shared/confine.ts'
 import { RemoteError } from './remote-error.ts'
 
 /**
@@ -6,21 +7,20 @@ import { RemoteError } from './remote-error.ts'
  * The single gate every implementation calls first, so a hostile name can never leave the root.
  */
 export function checkRemotePath(path: string, allowRoot = false): string {
-  const fail = (reason: string): never => {
+  try {
+    checkRelativePath(path, allowRoot)
+  } catch (error) {
+    if (!(error instanceof PathError)) throw error
+    const detail = error.details?.reason
+    const reason = typeof detail === 'string' ? detail : error.message
     throw new RemoteError('INVALID_PATH', `invalid remote path ${JSON.stringify(path)}: ${reason}`, {
-      details: { path, reason },
+      details: { path: typeof path === 'string' ? path : String(path), reason },
     })
   }
-  if (typeof path !== 'string') return fail('not a string')
-  if (path === '') return allowRoot ? path : fail('empty')
-  if (Buffer.byteLength(path) > 1024) fail('longer than 1024 bytes')
-  if (path.includes('\0')) fail('contains NUL')
-  // A backslash is a separator on SMB shares: refuse it rather than let it mean two things.
-  if (path.includes('\\')) fail('contains a backslash')
-  if (path.startsWith('/')) fail('absolute')
-  for (const segment of path.split('/')) {
-    if (segment === '') fail('empty segment')
-    if (segment === '.' || segment === '..') fail(`segment ${JSON.stringify(segment)}`)
+  if (Buffer.byteLength(path) > 1024) {
+    throw new RemoteError('INVALID_PATH', `invalid remote path: longer than 1024 bytes`, {
+      details: { path: path.slice(0, 64), reason: 'longer than 1024 bytes' },
+    })
   }
   return path
 }

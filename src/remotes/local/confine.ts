@@ -1,5 +1,6 @@
 import { realpath } from 'node:fs/promises'
-import { dirname, join, sep } from 'node:path'
+import { dirname, join } from 'node:path'
+import { isWithin } from '../../shared/confine.ts'
 import { errorCode } from '../../shared/errors.ts'
 import { RemoteError } from '../remote-error.ts'
 import { checkRemotePath } from '../remote-path.ts'
@@ -17,7 +18,7 @@ export async function confinePath(realRoot: string, path: string, allowRoot = fa
   for (;;) {
     try {
       const real = await realpath(probe)
-      if (real !== realRoot && !real.startsWith(realRoot + sep)) {
+      if (!isWithin(realRoot, real)) {
         throw new RemoteError(
           'INVALID_PATH',
           `remote path ${JSON.stringify(path)} escapes the remote root through a symlink`,
