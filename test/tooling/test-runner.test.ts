@@ -25,4 +25,35 @@ describe('test reporters', () => {
     assert.equal(run.status, 1)
     assert.equal(run.stdout.trimEnd().split('\n').at(-1), '1 passed, 1 failed, 2 skipped')
   })
+
+  it(
+    'stop a hung file after TEST_FILE_TIMEOUT_MS, naming the test it was stuck in',
+    { timeout: 60_000 },
+    () => {
+      const run = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '--test',
+          '--test-reporter=./scripts/summary-reporter.mjs',
+          '--test-reporter-destination=stdout',
+          'test/fixtures/test-runner/hang.test.ts',
+        ],
+        {
+          cwd: root,
+          encoding: 'utf8',
+          timeout: 50_000,
+          env: { ...process.env, NODE_TEST_CONTEXT: undefined, TEST_FILE_TIMEOUT_MS: '2000' },
+        },
+      )
+      assert.equal(run.signal, null, 'the watchdog ended the run itself')
+      assert.equal(run.status, 1)
+      assert.match(
+        run.stdout,
+        /hung for more than 2 s: .*hang\.test\.ts: still running "waits forever on a handle"/,
+      )
+      assert.equal(run.stdout.trimEnd().split('\n').at(-1), '1 passed, 1 failed, 0 skipped')
+    },
+  )
 })
