@@ -61,6 +61,10 @@ export class TaskRunner {
   watch(task: string): { readonly signal: AbortSignal; readonly release: () => void } {
     const controller = new AbortController()
     this.running.set(task, controller)
+    // Cancelled before its work began (a `task_id` cancelled before the HTTP request came): the work
+    // must fail at once, or nothing would ever end the task.
+    if (this.db.find('task', task)?.status === 'cancelling')
+      controller.abort(new XapiFault('TASK_CANCELLED', [task]))
     const release = (): void => {
       if (this.running.get(task) === controller) this.running.delete(task)
     }

@@ -67,7 +67,7 @@ export function runDataTask(path: DataFaultPath, label: string, body: DataBody):
       },
     }
     try {
-      const result = await body(dataTask, request, response)
+      const result = await untilCancelled(() => body(dataTask, request, response), signal, response)
       const failAtEnd = dataTask.faults.failAtEnd
       if (failAtEnd !== undefined) throw new XapiFault(failAtEnd.code, failAtEnd.params ?? [])
       if (signal.aborted) throw new XapiFault('TASK_CANCELLED', [task])
@@ -84,6 +84,39 @@ export function runDataTask(path: DataFaultPath, label: string, body: DataBody):
       release()
       caller.release()
     }
+  }
+}
+
+/**
+ * Settles like the work `start` begins (not begun at all when already cancelled), or rejects with the cancel as soon as `signal` fires, whatever `work` awaits
+ * (a paused socket's 'drain', a response's end, a body not yet begun). The response is destroyed so
+ * that the abandoned work wakes on its 'close' and ends by itself; its own outcome is then moot.
+ */
+async function untilCancelled<T>(
+  start: () => Promise<T>,
+  signal: AbortSignal,
+  response: ServerResponse,
+): Promise<T> {
+  if (signal.aborted) throw new XapiFault('TASK_CANCELLED', [])
+  const work = start()
+  let onAbort = (): void => undefined
+  const cancelled = new Promise<never>((_resolve, reject) => {
+    onAbort = () => {
+      reject(new XapiFault('TASK_CANCELLED', []))
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([work, cancelled])
+  } catch (error) {
+    // Read through a call: TypeScript would keep `aborted` narrowed to false across the await.
+    if (Reflect.get(signal, 'aborted')) {
+      work.catch(() => undefined)
+      if (response.headersSent) response.destroy()
+    }
+    throw error
+  } finally {
+    signal.removeEventListener('abort', onAbort)
   }
 }
 

@@ -73,7 +73,7 @@ export async function sendBody(
         if (task.signal.aborted) throw cancelled(task)
         if (state.closed) throw new XapiFault('INTERNAL_ERROR', ['the client closed the connection'])
         await flow.pace(piece.byteLength)
-        if (!response.write(piece)) await drained(response)
+        if (!response.write(piece)) await drained(response, task.signal)
       }
       if (cut) {
         response.destroy()
@@ -83,18 +83,38 @@ export async function sendBody(
   } finally {
     response.off('close', onClose)
   }
-  await new Promise<void>((resolve) => response.end(resolve))
+  if (task.signal.aborted) throw cancelled(task)
+  await settled(response, task.signal, 'finish', () => response.end())
 }
 
-async function drained(response: ServerResponse): Promise<void> {
+/** Waits for the response to drain; also wakes on its close or a cancel, whichever comes first. */
+async function drained(response: ServerResponse, signal: AbortSignal): Promise<void> {
+  if (!response.writableNeedDrain) return
+  await settled(response, signal, 'drain', () => undefined)
+}
+
+/**
+ * Runs `act`, then waits for `event`, the response's close or an abort of `signal`: a destroyed
+ * response emits none of 'drain' or 'finish', so waiting for them alone could last forever.
+ */
+async function settled(
+  response: ServerResponse,
+  signal: AbortSignal,
+  event: 'drain' | 'finish',
+  act: () => void,
+): Promise<void> {
+  if (response.destroyed || signal.aborted) return
   await new Promise<void>((resolve) => {
     const done = (): void => {
-      response.off('drain', done)
+      response.off(event, done)
       response.off('close', done)
+      signal.removeEventListener('abort', done)
       resolve()
     }
-    response.on('drain', done)
+    response.on(event, done)
     response.on('close', done)
+    signal.addEventListener('abort', done, { once: true })
+    act()
   })
 }
 
