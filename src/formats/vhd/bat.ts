@@ -1,5 +1,6 @@
-import { SECTOR_SIZE, UNUSED_BAT_ENTRY } from './constants.ts'
+import { BAT_READ_CHUNK, SECTOR_SIZE, UNUSED_BAT_ENTRY } from './constants.ts'
 import { roundUp, viewOf } from './codec-utils.ts'
+import type { RandomAccessFile } from './random-access-file.ts'
 
 /** Bytes the BAT of `entries` blocks occupies on disk (u32 each, padded to a sector). */
 export function batSizeBytes(entries: number): number {
@@ -11,6 +12,27 @@ export function decodeBat(bytes: Uint8Array, entries: number): Uint32Array {
   const view = viewOf(bytes)
   const bat = new Uint32Array(entries)
   for (let i = 0; i < entries; i++) bat[i] = view.getUint32(i * 4)
+  return bat
+}
+
+/**
+ * Reads `entries` BAT entries at `offset` of `file` in pieces of BAT_READ_CHUNK bytes, so a large
+ * (already bounded) BAT is never held twice in memory; undefined when the file ends first.
+ */
+export async function readBat(
+  file: RandomAccessFile,
+  offset: number,
+  entries: number,
+): Promise<Uint32Array | undefined> {
+  const bat = new Uint32Array(entries)
+  const perPiece = BAT_READ_CHUNK / 4
+  for (let first = 0; first < entries; first += perPiece) {
+    const count = Math.min(perPiece, entries - first)
+    const bytes = await file.read(offset + first * 4, count * 4)
+    if (bytes.length < count * 4) return undefined
+    const view = viewOf(bytes)
+    for (let i = 0; i < count; i++) bat[first + i] = view.getUint32(i * 4)
+  }
   return bat
 }
 

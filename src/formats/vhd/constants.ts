@@ -28,3 +28,10 @@ export const CREATOR_APPLICATION = 'tap\0'
 export const FORMAT_VERSION = 0x00010000
 /** Upper bound on chain length, so a parent loop cannot make a reader spin. */
 export const MAX_CHAIN_LENGTH = 1024
+/**
+ * Most BAT entries a reader accepts (16 MiB of BAT): a 2 TiB disk needs 2^20 with 2 MiB blocks and
+ * 2^22 with 512 KiB ones; more (only tiny blocks on a huge disk) is refused rather than allocated.
+ */
+export const MAX_BAT_ENTRIES = 2 ** 22
+/** Bytes of BAT read at once: a large BAT is decoded piece by piece, never held twice whole. */
+export const BAT_READ_CHUNK = 1024 * 1024

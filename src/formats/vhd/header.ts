@@ -1,4 +1,4 @@
-import { FORMAT_VERSION, HEADER_SIZE, SECTOR_SIZE } from './constants.ts'
+import { FORMAT_VERSION, HEADER_SIZE, MAX_BAT_ENTRIES, MAX_READABLE_SIZE, SECTOR_SIZE } from './constants.ts'
 import {
   asciiOf,
   computeChecksum,
@@ -127,6 +127,14 @@ export function decodeHeader(bytes: Uint8Array): VhdHeader {
   }
 }
 
+/**
+ * Most BAT entries a header with `blockSize` may declare: enough for the largest disk we read
+ * (BATs sized for growth, like SM's 2 TiB `msize`, are legit), capped at MAX_BAT_ENTRIES.
+ */
+export function maxTableEntriesFor(blockSize: number): number {
+  return Math.min(MAX_BAT_ENTRIES, Math.ceil(MAX_READABLE_SIZE / blockSize))
+}
+
 /** Bytes a locator reserves in the file (dataSpace in sectors, or in bytes when >= 512). */
 export function locatorSpaceBytes(locator: ParentLocator): number {
   return locator.dataSpace >= SECTOR_SIZE ? locator.dataSpace : locator.dataSpace * SECTOR_SIZE
@@ -159,6 +167,20 @@ export function validateHeader(
       28,
       `>= ${Math.ceil(virtualSize / blockSize)} (footer.currentSize / blockSize)`,
       header.maxTableEntries,
+    )
+  } else if (header.maxTableEntries > maxTableEntriesFor(blockSize)) {
+    // Checked before anything is sized from it: a sparse file can declare a BAT of gigabytes.
+    const most = maxTableEntriesFor(blockSize)
+    const why = most === MAX_BAT_ENTRIES ? 'the most BAT entries we read' : '2 TiB / blockSize'
+    issues.push(
+      issue(
+        most === MAX_BAT_ENTRIES ? 'VHD_UNSUPPORTED' : 'VHD_INVALID',
+        file,
+        offset + 28,
+        'header.maxTableEntries',
+        `<= ${most} (${why})`,
+        header.maxTableEntries,
+      ),
     )
   }
   if (!Number.isFinite(header.tableOffset) || header.tableOffset % SECTOR_SIZE !== 0) {

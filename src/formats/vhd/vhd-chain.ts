@@ -1,18 +1,45 @@
 import { posix } from 'node:path'
+import { confinePath, resolveReference } from '../../shared/confine.ts'
 import type { BlockSource, DiskBlock } from '../block-source.ts'
 import { readMergedBlock, readRange } from './block-content.ts'
 import { MAX_CHAIN_LENGTH } from './constants.ts'
 import type { RandomAccessFile } from './random-access-file.ts'
-import { VhdError, fail } from './vhd-error.ts'
+import { LocalFile } from './random-access-file.ts'
+import { VhdError, fail, withPathContext } from './vhd-error.ts'
 import type { InspectOptions } from './vhd-inspect.ts'
 import { VhdFile } from './vhd-file.ts'
 
 /** Opens the file at `path` for reading (a local file, a remote range reader…). */
 export type VhdOpener = (path: string) => Promise<RandomAccessFile>
 
-/** Path of the parent of the differencing disk at `childPath`: its header names it relative to the child's directory. */
+/**
+ * Maps the parent name found in the header of `child` (opened from `childPath`) to the path to open,
+ * or throws (PathError when the name is refused): where a chain may lead is the resolver's policy.
+ */
+export type ParentResolver = (childPath: string, parentName: string, child: VhdFile) => Promise<string>
+
+/**
+ * Path of the parent named `parentName` (header `parentUnicodeName`) of the differencing disk at
+ * `childPath`: relative to the child's directory, its syntax checked by the confinement gate (an
+ * empty or absolute name, a NUL or a backslash throws PathError PATH_INVALID). Whether it may leave
+ * the child's folder is the caller's scope (a merge's, a repository's).
+ */
 export function resolveParentPath(childPath: string, parentName: string): string {
-  return posix.isAbsolute(parentName) ? parentName : posix.join(posix.dirname(childPath), parentName)
+  // resolveReference works on root-relative folders: check the name from the child's absolute folder.
+  resolveReference(posix.dirname(posix.resolve(childPath)).slice(1), parentName)
+  return posix.normalize(posix.join(posix.dirname(childPath), parentName))
+}
+
+/**
+ * The resolver of plain reads (`info`, `check`, `to-raw`): resolveParentPath, and when the child is
+ * a local file, the parent checked on disk before it is opened (a regular file, through
+ * confinePath): opening a FIFO would block forever, a directory or a device is no VHD.
+ */
+export const defaultParentResolver: ParentResolver = async (childPath, parentName, child) => {
+  const path = resolveParentPath(childPath, parentName)
+  if (child.file instanceof LocalFile)
+    await confinePath('/', posix.resolve(path).slice(1), { symlinks: 'within-root', type: 'file' })
+  return path
 }
 
 /** Options of VhdChain.open. */
@@ -22,6 +49,8 @@ export interface ChainOptions {
   /** Open at most this many disks (the chain then ends on a disk whose parent is not opened). */
   readonly maxDepth?: number
   readonly inspect?: InspectOptions
+  /** How parent names become paths (default: defaultParentResolver). */
+  readonly resolveParent?: ParentResolver
 }
 
 /** A VHD and its ancestors (child first), read as one disk: each read goes down the chain sector by sector. */
@@ -35,32 +64,32 @@ export class VhdChain {
   }
 
   /**
-   * Opens `path` and follows parents by relative path, checking each parent's footer UUID against
-   * the child's header (VHD_PARENT_MISMATCH) and the chain length (a loop ends in VHD_INVALID).
+   * Opens `path` and follows parents through `options.resolveParent`, checking each parent's footer
+   * UUID against the child's header (VHD_PARENT_MISMATCH); a loop (a path or a UUID met twice) or a
+   * chain deeper than MAX_CHAIN_LENGTH ends in VHD_INVALID `parent chain` with a bounded message.
    */
   static async open(path: string, opener: VhdOpener, options: ChainOptions = {}): Promise<VhdChain> {
     const disks: VhdFile[] = []
     const paths: string[] = []
+    const maxDepth = options.maxDepth ?? Infinity
     try {
       let current: string | undefined = posix.normalize(path)
       const until = options.until === undefined ? undefined : posix.normalize(options.until)
-      while (current !== undefined && current !== until && paths.length < (options.maxDepth ?? Infinity)) {
-        if (paths.includes(current) || paths.length >= MAX_CHAIN_LENGTH) {
-          fail(
-            'VHD_INVALID',
-            current,
-            0,
-            'parent chain',
-            `an acyclic chain shorter than ${MAX_CHAIN_LENGTH}`,
-            paths.join(' -> '),
-          )
-        }
+      while (current !== undefined && current !== until && paths.length < maxDepth) {
+        checkNextLevel(current, paths, disks)
         const disk = await openDisk(current, opener, disks.at(-1), paths.at(-1), options.inspect)
+        try {
+          checkUuidOnce(disk, current, paths, disks)
+        } catch (error) {
+          await disk.close()
+          throw error
+        }
         disks.push(disk)
         paths.push(current)
-        current = disk.isDifferencing
-          ? resolveParentPath(current, disk.header?.parentUnicodeName ?? '')
-          : undefined
+        current =
+          disk.isDifferencing && paths.length < maxDepth
+            ? await parentOf(current, disk, options.resolveParent ?? defaultParentResolver)
+            : undefined
       }
     } catch (error) {
       await Promise.all(disks.map((d) => d.close()))
@@ -154,6 +183,64 @@ export class VhdChain {
   async close(): Promise<void> {
     await Promise.all(this.disks.map((d) => d.close()))
   }
+}
+
+/** The path of `child`'s parent: an empty name is refused (joined to the folder, it names the folder). */
+async function parentOf(childPath: string, child: VhdFile, resolve: ParentResolver): Promise<string> {
+  const name = child.header?.parentUnicodeName ?? ''
+  const offset = child.footer.dataOffset + 64
+  if (name === '')
+    fail('VHD_INVALID', childPath, offset, 'header.parentUnicodeName', 'the parent file name', '""')
+  try {
+    return posix.normalize(await resolve(childPath, name, child))
+  } catch (error) {
+    return withPathContext(error, childPath, offset, 'header.parentUnicodeName', name)
+  }
+}
+
+/** Where the link to the next level is named: the last opened disk's `parentUnicodeName`. */
+function linkOf(paths: readonly string[], disks: readonly VhdFile[]): [string, number] {
+  const child = disks.at(-1)
+  return child === undefined ? [paths[0] ?? '', 0] : [paths.at(-1) ?? '', child.footer.dataOffset + 64]
+}
+
+/** Before opening `next`: a path met twice is a loop, and the depth is bounded (message shows 4 paths). */
+function checkNextLevel(next: string, paths: readonly string[], disks: readonly VhdFile[]): void {
+  const [file, offset] = linkOf(paths, disks)
+  if (paths.includes(next))
+    fail(
+      'VHD_INVALID',
+      file,
+      offset,
+      'parent chain',
+      'an acyclic chain',
+      `${next} again after ${paths.length} levels`,
+    )
+  if (paths.length >= MAX_CHAIN_LENGTH) {
+    const shown = `${paths[0]} -> ${paths[1]} -> … -> ${paths.at(-1)} -> ${next}`
+    fail(
+      'VHD_INVALID',
+      file,
+      offset,
+      'parent chain',
+      `at most ${MAX_CHAIN_LENGTH} levels`,
+      `a longer chain (${shown})`,
+    )
+  }
+}
+
+/** After opening `disk`: a footer UUID met twice is a loop whose paths differ (links, `..`, aliases). */
+function checkUuidOnce(
+  disk: VhdFile,
+  path: string,
+  paths: readonly string[],
+  disks: readonly VhdFile[],
+): void {
+  const first = disks.findIndex((d) => d.uniqueId === disk.uniqueId)
+  if (first === -1) return
+  const [file, offset] = linkOf(paths, disks)
+  const got = `UUID ${disk.uniqueId} at ${paths[first]} and again at ${path}`
+  fail('VHD_INVALID', file, offset, 'parent chain', 'an acyclic chain (each footer UUID once)', got)
 }
 
 async function openDisk(

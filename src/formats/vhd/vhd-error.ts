@@ -1,3 +1,4 @@
+import { PathError } from '../../shared/confine.ts'
 import { BackupError } from '../../shared/errors.ts'
 
 /** Stable codes of VhdError. */
@@ -57,4 +58,23 @@ export function fail(
   got: string | number,
 ): never {
   throw new VhdError(issue(code, file, offset, field, expected, got))
+}
+
+/**
+ * Rethrows `error` with where the refused path was read: a PathError gets `file@offset field:` in
+ * front of its message (same code), a missing path becomes VHD_PARENT_MISSING; other errors pass.
+ */
+export function withPathContext(
+  error: unknown,
+  file: string,
+  offset: number,
+  field: string,
+  reference: string,
+): never {
+  if (!(error instanceof PathError)) throw error
+  if (error.code === 'PATH_MISSING')
+    fail('VHD_PARENT_MISSING', file, offset, field, `a readable parent at ${reference}`, error.message)
+  throw new PathError(error.code, `${file}@${offset} ${field}: ${error.message}`, {
+    details: { ...error.details, file, offset, field },
+  })
 }

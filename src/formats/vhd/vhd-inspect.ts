@@ -1,12 +1,14 @@
-import { bitmapSizeBytes, decodeBat, batSizeBytes, isAllocated } from './bat.ts'
+import { batSizeBytes, bitmapSizeBytes, isAllocated, readBat } from './bat.ts'
 import { DiskType, FOOTER_SIZE, HEADER_SIZE, SECTOR_SIZE } from './constants.ts'
 import type { VhdFooter } from './footer.ts'
 import { decodeFooter, validateFooter } from './footer.ts'
 import type { VhdHeader } from './header.ts'
-import { decodeHeader, locatorSpaceBytes, validateHeader } from './header.ts'
+import { decodeHeader, validateHeader } from './header.ts'
 import type { RandomAccessFile } from './random-access-file.ts'
 import type { VhdIssue } from './vhd-error.ts'
 import { issue } from './vhd-error.ts'
+import type { Region } from './vhd-regions.ts'
+import { checkMetadataOverlaps, locatorRegions } from './vhd-regions.ts'
 
 /** The structures of a VHD that passed inspection (header and BAT absent for a fixed disk). */
 export interface VhdStructure {
@@ -31,12 +33,6 @@ export interface Inspection {
 }
 
 const MAX_ISSUES = 50
-
-interface Region {
-  readonly start: number
-  readonly end: number
-  readonly what: string
-}
 
 /**
  * Reads and validates every structure of a VHD (footers, header, BAT, block extents, locators)
@@ -127,7 +123,12 @@ async function inspectDynamic(
     )
     return undefined
   }
-  const bat = decodeBat(await file.read(header.tableOffset, batBytes), header.maxTableEntries)
+  const bat = await readBat(file, header.tableOffset, header.maxTableEntries)
+  if (bat === undefined) {
+    const got = `a file that ended while reading it (now ${await file.size()} bytes)`
+    issues.push(issue('VHD_TRUNCATED', file.name, header.tableOffset, 'BAT', `${batBytes} bytes`, got))
+    return undefined
+  }
   const metadata: Region[] = [
     { start: 0, end: FOOTER_SIZE, what: 'footer copy' },
     { start: footer.dataOffset, end: footer.dataOffset + HEADER_SIZE, what: 'header' },
@@ -156,56 +157,6 @@ async function readHeader(
   const headerIssues = validateHeader(headerBytes, file.name, headerOffset, footer.currentSize)
   issues.push(...headerIssues)
   return headerIssues.length > 0 ? undefined : decodeHeader(headerBytes)
-}
-
-function locatorRegions(
-  header: VhdHeader,
-  headerOffset: number,
-  fileSize: number,
-  name: string,
-  issues: VhdIssue[],
-): Region[] {
-  const regions: Region[] = []
-  header.parentLocators.forEach((locator, i) => {
-    if (locator.platformCode === 0) return
-    const end = locator.dataOffset + locatorSpaceBytes(locator)
-    if (end <= fileSize - FOOTER_SIZE) {
-      regions.push({ start: locator.dataOffset, end, what: `parent locator ${i}` })
-      return
-    }
-    issues.push(
-      issue(
-        'VHD_TRUNCATED',
-        name,
-        headerOffset + 576 + i * 24 + 16,
-        `header.parentLocators[${i}].dataOffset`,
-        `data within the file (${fileSize} bytes)`,
-        `ends at ${end}`,
-      ),
-    )
-  })
-  return regions
-}
-
-function checkMetadataOverlaps(regions: Region[], name: string, issues: VhdIssue[]): void {
-  for (let i = 0; i < regions.length; i++) {
-    for (let j = i + 1; j < regions.length; j++) {
-      const a = regions[i] as Region
-      const b = regions[j] as Region
-      if (a.start < b.end && b.start < a.end) {
-        issues.push(
-          issue(
-            'VHD_INVALID',
-            name,
-            b.start,
-            b.what,
-            `no overlap with the ${a.what} [${a.start}, ${a.end})`,
-            `[${b.start}, ${b.end})`,
-          ),
-        )
-      }
-    }
-  }
 }
 
 /** Checks each allocated entry lies in the data area and off the metadata; returns the sound ones. */
