@@ -5,8 +5,7 @@ import type { LineageDisk } from './lineage.ts'
 import { ancestorsOf, readLineage } from './lineage.ts'
 import type { BackupListing } from './listing.ts'
 import { listVmBackups } from './listing.ts'
-import { parseBackupMetadata } from './metadata.ts'
-import { readSmallFile } from './read-file.ts'
+import { readMetadataFile } from './read-file.ts'
 
 /** The kinds of problem check & repair reports (XO's cleanVm checks, xen-orchestra-backups.md §3.6). */
 export type FindingKind =
@@ -247,7 +246,7 @@ function checkRootFiles(
 
 /** Rewrites the `size` of the metadata at `path` (validated again before the atomic replace). */
 async function rewriteSize(remote: Remote, path: string, size: number): Promise<void> {
-  const metadata = parseBackupMetadata((await readSmallFile(remote, path)).toString('utf8'), path)
+  const metadata = await readMetadataFile(remote, path)
   await remote.write(path, Buffer.from(JSON.stringify({ ...metadata, size })))
 }
 

@@ -42,28 +42,33 @@ describe('repository layout', () => {
     }
   })
 
-  it('resolves metadata paths inside the VM folder only', () => {
+  it('resolves metadata paths inside the VM folder only, through the confinement gate', () => {
     const dir = vmDir(IDS.vm)
     assert.equal(resolveInVmDir(dir, './20261127T030405Z.xva', 'xva'), `${dir}/20261127T030405Z.xva`)
     assert.equal(resolveInVmDir(dir, 'vdis/j/v/x.vhd', 'vhds.r'), `${dir}/vdis/j/v/x.vhd`)
-    for (const hostile of [
-      '../other/x.xva',
-      'vdis/../../x',
-      '/etc/passwd',
-      '',
-      'a//b',
-      'a\\..\\b',
-      'a/./b',
-      'x\0y',
-      'vdis/',
-    ]) {
+    // Normalised like any reference: a detour that stays in the VM folder names the same file.
+    assert.equal(resolveInVmDir(dir, `../${IDS.vm}/vdis/./j//x.vhd`, 'vhds.r'), `${dir}/vdis/j/x.vhd`)
+    const other = 'ffffffff-1111-4222-8333-444444444444'
+    for (const [hostile, code] of [
+      ['../other/x.xva', 'PATH_ESCAPE'],
+      [`../${other}/vdis/j/v/x.vhd`, 'PATH_ESCAPE'],
+      ['vdis/../../x', 'PATH_ESCAPE'],
+      ['../../../etc/passwd', 'PATH_ESCAPE'],
+      ['..', 'PATH_ESCAPE'],
+      ['/etc/passwd', 'PATH_INVALID'],
+      ['', 'PATH_INVALID'],
+      ['a\\..\\b', 'PATH_INVALID'],
+      ['x\0y', 'PATH_INVALID'],
+      ['vdis/', 'PATH_INVALID'],
+    ] as const) {
       assert.throws(
         () => resolveInVmDir(dir, hostile, 'vhds.OpaqueRef:1'),
         (e: Error & { code?: string }) => {
-          assert.equal(e.code, 'PATH_INVALID')
+          assert.equal(e.code, code, hostile)
           assert.match(e.message, /^vhds\.OpaqueRef:1: expected a path inside the VM folder, got /)
           return true
         },
+        hostile,
       )
     }
   })

@@ -1,3 +1,4 @@
+import { PathError, resolveReference } from '../shared/confine.ts'
 import { isUuid } from '../shared/ids.ts'
 import { formatBackupTimestamp, parseBackupTimestamp } from '../shared/timestamps.ts'
 import { RepositoryError } from './repository-error.ts'
@@ -71,21 +72,27 @@ export function parseBackupFileName(name: string): BackupFileName | undefined {
 }
 
 /**
- * Resolves a path written inside metadata (`./<ts>.xva`, `vdis/<job>/<vdi>/<ts>.vhd`), relative to
- * the VM folder, to a remote path; anything that would leave the VM folder (`..`, absolute, empty
- * segments, backslashes, NUL) throws PATH_INVALID naming the field.
+ * Resolves a path written inside metadata (`./<ts>.xva`, `vdis/<job>/<vdi>/<ts>.vhd`) against the
+ * VM folder `vmDirPath` (where the metadata file lives) through the confinement gate, with the VM
+ * folder as scope: the normalised remote path, or PathError PATH_INVALID (absolute, empty segment,
+ * backslash, NUL) / PATH_ESCAPE (it leaves the VM folder, into another VM's or out of the
+ * repository), the message naming `field`.
  */
 export function resolveInVmDir(vmDirPath: string, relative: string, field: string): string {
-  const segments = relative.split('/')
-  const ok =
-    relative !== '' &&
-    !relative.startsWith('/') &&
-    !/[\\\0]/.test(relative) &&
-    segments.every((s, i) => s !== '..' && s !== '' && (s !== '.' || i === 0))
-  if (!ok)
-    throw new RepositoryError(
-      'PATH_INVALID',
-      `${field}: expected a path inside the VM folder, got ${JSON.stringify(relative)}`,
+  try {
+    return resolveReference(vmDirPath, relative, vmDirPath)
+  } catch (error) {
+    if (!(error instanceof PathError)) throw error
+    // A hostile path can be megabytes long: the message quotes its start only.
+    const got = JSON.stringify(relative.length > 200 ? `${relative.slice(0, 200)}…` : relative)
+    const reason = typeof error.details?.reason === 'string' ? error.details.reason : error.message
+    throw new PathError(
+      error.code,
+      `${field}: expected a path inside the VM folder, got ${got} (${reason})`,
+      {
+        details: { field, reason },
+        cause: error,
+      },
     )
-  return `${vmDirPath}/${segments.filter((s) => s !== '.').join('/')}`
+  }
 }

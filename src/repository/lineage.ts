@@ -1,6 +1,6 @@
 import { posix } from 'node:path'
 import { DiskType } from '../formats/vhd/constants.ts'
-import { resolveParentPath } from '../formats/vhd/vhd-chain.ts'
+import { resolveReference } from '../shared/confine.ts'
 import { VhdFile } from '../formats/vhd/vhd-file.ts'
 import type { Remote } from '../remotes/remote.ts'
 import { openRemoteFile } from './remote-file.ts'
@@ -15,9 +15,20 @@ export interface LineageDisk {
 }
 
 /**
+ * The parent a VHD's locator names, resolved against the child's folder through the confinement
+ * gate with its VM folder (`xo-vm-backups/<vm>`) as scope: a locator that is absolute or leaves the
+ * VM folder throws PathError, and the child is then judged broken, never linked outside.
+ */
+function parentPathOf(childPath: string, parentName: string): string {
+  const vmFolder = childPath.split('/').slice(0, 2).join('/')
+  return resolveReference(posix.dirname(childPath), parentName, vmFolder)
+}
+
+/**
  * Opens every VHD of a chain folder (`vdis/<job>/<vdi>`) and links each differencing disk to its
- * parent by relative path, checking the parent's UUID. Damage propagates: a disk whose parent is
- * broken or missing is broken too. Reads only footers, headers and BATs.
+ * parent by relative path (confined to the VM folder), checking the parent's UUID. Damage
+ * propagates: a disk whose parent is broken or missing is broken too. Reads only footers, headers
+ * and BATs; iterative, so a chain of any length is judged without deep recursion.
  */
 export async function readLineage(
   remote: Remote,
@@ -34,7 +45,7 @@ export async function readLineage(
       const parent =
         disk.diskType === DiskType.differencing && header !== undefined
           ? {
-              path: posix.normalize(resolveParentPath(path, header.parentUnicodeName)),
+              path: parentPathOf(path, header.parentUnicodeName),
               uuid: header.parentUniqueId,
             }
           : undefined
@@ -44,48 +55,77 @@ export async function readLineage(
     }
   }
   const result = new Map<string, LineageDisk>()
-  const resolve = (path: string, seen: Set<string>): LineageDisk => {
-    const done = result.get(path)
-    if (done !== undefined) return done
-    const entry = opened.get(path)
-    let disk: LineageDisk
-    if (entry === undefined) disk = { path, broken: 'missing' }
-    else if ('broken' in entry) disk = { path, broken: entry.broken }
-    else if (entry.parent === undefined) disk = { path, uuid: entry.uuid }
-    else if (seen.has(path)) disk = { path, uuid: entry.uuid, broken: 'parent chain loops' }
-    else {
-      seen.add(path)
-      const parent = opened.has(entry.parent.path) ? resolve(entry.parent.path, seen) : undefined
-      const broken =
-        parent === undefined
-          ? `parent ${entry.parent.path} is missing`
-          : parent.broken !== undefined
-            ? `parent ${entry.parent.path} is unusable (${parent.broken})`
-            : parent.uuid !== entry.parent.uuid
-              ? `parent ${entry.parent.path} has UUID ${parent.uuid ?? '?'}, expected ${entry.parent.uuid}`
-              : undefined
-      disk = {
-        path,
-        uuid: entry.uuid,
-        parentPath: entry.parent.path,
-        ...(broken === undefined ? {} : { broken }),
-      }
+  // Iterative on purpose: a hostile folder can hold a chain of any length (a recursive walk would
+  // overflow the stack). Climb to the first ancestor already judged (or missing, or a loop), then
+  // judge the climbed disks from the top down, each from its parent's verdict.
+  for (const start of vhdPaths) {
+    const climbed: string[] = []
+    const onPath = new Set<string>()
+    let stop: string | undefined = start
+    while (stop !== undefined && !result.has(stop) && !onPath.has(stop)) {
+      const entry = opened.get(stop)
+      if (entry === undefined || 'broken' in entry || entry.parent === undefined) break
+      climbed.push(stop)
+      onPath.add(stop)
+      stop = opened.has(entry.parent.path) ? entry.parent.path : undefined
     }
-    result.set(path, disk)
-    return disk
+    // `stop` is where the climb ended: judged already, missing, unreadable, a base, or a loop.
+    if (stop !== undefined) judgeStandalone(stop, opened, result, onPath)
+    for (let i = climbed.length - 1; i >= 0; i--) judgeChild(climbed[i] as string, opened, result)
   }
-  for (const path of vhdPaths) resolve(path, new Set())
   return result
 }
 
-/** The ancestors of `path` (parent first), stopping at a missing link. */
+type Opened = Map<string, { uuid: string; parent?: { path: string; uuid: string } } | { broken: string }>
+
+/** The verdict of a disk that is missing, unreadable, a base, or the start of a parent loop. */
+function judgeStandalone(
+  path: string,
+  opened: Opened,
+  result: Map<string, LineageDisk>,
+  loop: ReadonlySet<string>,
+): void {
+  if (result.has(path)) return
+  const entry = opened.get(path)
+  if (entry === undefined) result.set(path, { path, broken: 'missing' })
+  else if ('broken' in entry) result.set(path, { path, broken: entry.broken })
+  else if (entry.parent === undefined) result.set(path, { path, uuid: entry.uuid })
+  else if (loop.has(path))
+    result.set(path, { path, uuid: entry.uuid, parentPath: entry.parent.path, broken: 'parent chain loops' })
+}
+
+/** The verdict of a differencing disk whose parent is judged already (or absent from the folder). */
+function judgeChild(path: string, opened: Opened, result: Map<string, LineageDisk>): void {
+  const entry = opened.get(path)
+  if (result.has(path) || entry === undefined || 'broken' in entry || entry.parent === undefined) return
+  const parent = result.get(entry.parent.path)
+  const broken =
+    parent === undefined
+      ? `parent ${entry.parent.path} is missing`
+      : parent.broken !== undefined
+        ? `parent ${entry.parent.path} is unusable (${parent.broken})`
+        : parent.uuid !== entry.parent.uuid
+          ? `parent ${entry.parent.path} has UUID ${parent.uuid ?? '?'}, expected ${entry.parent.uuid}`
+          : undefined
+  result.set(path, {
+    path,
+    uuid: entry.uuid,
+    parentPath: entry.parent.path,
+    ...(broken === undefined ? {} : { broken }),
+  })
+}
+
+/** The ancestors of `path` (parent first), stopping at a missing link or a loop. */
 export function ancestorsOf(lineage: ReadonlyMap<string, LineageDisk>, path: string): string[] {
   const out: string[] = []
+  const seen = new Set<string>([path])
   for (
     let p = lineage.get(path)?.parentPath;
-    p !== undefined && !out.includes(p);
+    p !== undefined && !seen.has(p);
     p = lineage.get(p)?.parentPath
-  )
+  ) {
+    seen.add(p)
     out.push(p)
+  }
   return out
 }

@@ -1,10 +1,12 @@
-import { gunzipSync, gzipSync } from 'node:zlib'
 import type { Remote, RemoteEntry } from '../remotes/remote.ts'
 import { isUuid } from '../shared/ids.ts'
+import type { Task } from '../tasks/task.ts'
 import { CACHE_FILE, parseBackupFileName, resolveInVmDir, VM_BACKUPS_DIR, vmDir } from './layout.ts'
+import type { CacheEntry } from './listing-cache.ts'
+import { readListingCache, writeListingCache } from './listing-cache.ts'
 import type { BackupMetadata } from './metadata.ts'
-import { parseBackupMetadata, validateBackupMetadata } from './metadata.ts'
-import { readSmallFile } from './read-file.ts'
+import { readMetadataFile } from './read-file.ts'
+import { RepositoryError } from './repository-error.ts'
 
 /** A listed backup: its metadata, the files it names, and whether they are all present. */
 export interface BackupListing {
@@ -27,71 +29,40 @@ export interface VmBackups {
   readonly invalid: readonly { readonly path: string; readonly message: string }[]
   /** How many metadata files were read (0 when the cache answered for all). */
   readonly metadataReads: number
+  /** Why `cache.json.gz` was ignored (too big, a bomb, not JSON, a bad entry), when it was; it is rebuilt. */
+  readonly cacheIgnored?: string
 }
 
-interface CacheEntry {
-  readonly sizeBytes: number
-  readonly modifiedMs: number | undefined
-  readonly metadata: BackupMetadata
-}
-
-/** The data files a metadata names, resolved inside the VM folder (PATH_INVALID if one escapes). */
+/** The data files a metadata names, resolved inside the VM folder (PathError if one escapes it). */
 export function filesOf(metadata: BackupMetadata, vmDirPath: string): string[] {
-  if (metadata.mode === 'full') return [resolveInVmDir(vmDirPath, metadata.xva, 'xva')]
-  return Object.entries(metadata.vhds).map(([ref, path]) => resolveInVmDir(vmDirPath, path, `vhds.${ref}`))
-}
-
-async function readCache(remote: Remote, dir: string): Promise<Map<string, CacheEntry>> {
-  try {
-    const parsed = JSON.parse(
-      gunzipSync(await readSmallFile(remote, `${dir}/${CACHE_FILE}`)).toString('utf8'),
-    ) as Record<string, { _stat?: { sizeBytes?: unknown; modifiedMs?: unknown } } & Record<string, unknown>>
-    const out = new Map<string, CacheEntry>()
-    for (const [key, value] of Object.entries(parsed)) {
-      const { _stat: stat, _filename: _f, id: _id, ...metadata } = value
-      if (typeof stat?.sizeBytes !== 'number') continue // an XO-written entry: no stat, so re-read once
-      const path = key.replace(/^\//, '')
-      out.set(path, {
-        sizeBytes: stat.sizeBytes,
-        modifiedMs: typeof stat.modifiedMs === 'number' ? stat.modifiedMs : undefined,
-        metadata: validateBackupMetadata(metadata, path),
-      })
-    }
-    return out
-  } catch {
-    // A missing, corrupt or foreign cache is only a lost optimisation: the files are the truth.
-    return new Map()
-  }
-}
-
-async function writeCache(
-  remote: Remote,
-  dir: string,
-  entries: ReadonlyMap<string, CacheEntry>,
-): Promise<void> {
-  const json: Record<string, unknown> = {}
-  for (const [path, entry] of entries) {
-    // XO's shape (`/`-rooted key, metadata + _filename + id) plus our `_stat` to detect staleness.
-    json[`/${path}`] = {
-      ...entry.metadata,
-      _filename: `/${path}`,
-      id: `/${path}`,
-      _stat: { sizeBytes: entry.sizeBytes, modifiedMs: entry.modifiedMs ?? null },
-    }
-  }
-  await remote.write(`${dir}/${CACHE_FILE}`, gzipSync(JSON.stringify(json)))
+  const named =
+    metadata.mode === 'full'
+      ? [{ field: 'xva', path: metadata.xva, suffix: '.xva' }]
+      : Object.entries(metadata.vhds).map(([ref, path]) => ({ field: `vhds.${ref}`, path, suffix: '.vhd' }))
+  return named.map(({ field, path, suffix }) => {
+    const resolved = resolveInVmDir(vmDirPath, path, field)
+    // Deleting a full backup deletes what `xva` names: it must never name a metadata file or a cache.
+    if (!resolved.endsWith(suffix))
+      throw new RepositoryError(
+        'METADATA_INVALID',
+        `${field}: expected a ${suffix} file, got ${JSON.stringify(path.slice(0, 200))}`,
+      )
+    return resolved
+  })
 }
 
 /**
  * Lists a VM's backups with one recursive listing of its folder: metadata files unchanged since
  * the cache was written (same size and mtime) come from `cache.json.gz`, the others are read and
  * the cache is rewritten. Each backup says which of its files are missing. Never throws for one
- * bad metadata file: it is reported in `invalid`.
+ * bad metadata file (too big, too deep, invalid, naming a file outside the VM folder): it is
+ * reported in `invalid`. A bad cache is ignored and rebuilt, with a warning on `task`.
  */
 export async function listVmBackups(
   remote: Remote,
   vmUuid: string,
   options: { useCache?: boolean } = {},
+  task?: Task,
 ): Promise<VmBackups> {
   const dir = vmDir(vmUuid)
   const files = new Map<string, RemoteEntry>()
@@ -101,7 +72,12 @@ export async function listVmBackups(
       e.path.lastIndexOf('/') === dir.length &&
       parseBackupFileName(e.path.slice(dir.length + 1))?.kind === 'metadata',
   )
-  const cache = options.useCache === false ? new Map<string, CacheEntry>() : await readCache(remote, dir)
+  const useCache = options.useCache !== false
+  const { entries: cache, ignored } = useCache
+    ? await readListingCache(remote, dir, files.get(`${dir}/${CACHE_FILE}`))
+    : { entries: new Map<string, CacheEntry>(), ignored: undefined }
+  if (ignored !== undefined)
+    task?.warning(`${dir}/${CACHE_FILE} ignored and rebuilt: ${ignored}`, { path: `${dir}/${CACHE_FILE}` })
   const fresh = new Map<string, CacheEntry>()
   const invalid: { path: string; message: string }[] = []
   let metadataReads = 0
@@ -117,17 +93,15 @@ export async function listVmBackups(
     }
     try {
       metadataReads++
-      const metadata = parseBackupMetadata(
-        (await readSmallFile(remote, file.path)).toString('utf8'),
-        file.path,
-      )
+      const metadata = await readMetadataFile(remote, file.path)
       fresh.set(file.path, { sizeBytes: file.sizeBytes, modifiedMs: file.modifiedMs, metadata })
     } catch (error) {
       invalid.push({ path: file.path, message: (error as Error).message })
     }
   }
-  const changed = metadataReads > 0 || fresh.size !== cache.size
-  if (changed && options.useCache !== false) await writeCache(remote, dir, fresh)
+  const changed = metadataReads > 0 || fresh.size !== cache.size || ignored !== undefined
+  if (changed && useCache && !(await writeListingCache(remote, dir, fresh)))
+    task?.warning(`${dir}/${CACHE_FILE} not written: it would exceed its size limit`)
   const backups: BackupListing[] = []
   for (const [path, { metadata }] of fresh) {
     let named: string[]
@@ -151,7 +125,7 @@ export async function listVmBackups(
     })
   }
   backups.sort((a, b) => a.timestampMs - b.timestampMs)
-  return { backups, invalid, metadataReads }
+  return { backups, invalid, metadataReads, ...(ignored === undefined ? {} : { cacheIgnored: ignored }) }
 }
 
 /** The VMs that have a backup folder (XO's rule: names that are not hidden and not locks). */

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { isUuid } from '../shared/ids.ts'
+import { tooDeepAt } from '../shared/json.ts'
 import { RepositoryError } from './repository-error.ts'
 
 // XO's backup metadata, version 2.0.0 (xen-orchestra-backups.md §2.2). Validation is strict on the
@@ -7,6 +8,21 @@ import { RepositoryError } from './repository-error.ts'
 // rewritten by us loses nothing.
 
 const MAX_SIZE_BYTES = 2 ** 53 - 1
+
+/**
+ * The largest metadata file read. XO's metadata holds the VM and snapshot records plus one VBD,
+ * VDI and VHD entry per disk: 5–60 KiB for real VMs (16 disks with large other_config maps stay
+ * under 100 KiB), so 4 MiB is 40 times the largest seen and a 2 GiB `.json` is refused from its
+ * size, before a byte of it is read.
+ */
+export const MAX_METADATA_BYTES = 4 * 1024 * 1024
+
+/**
+ * The deepest nesting accepted (containers). XO's metadata nests 4–5 levels (vdis → ref → record →
+ * other_config → key); deeper input is refused before the recursive validation and serialisation
+ * that would overflow the stack at a few thousand levels.
+ */
+export const MAX_METADATA_DEPTH = 32
 const size = z.number().int().min(0).max(MAX_SIZE_BYTES)
 const uuid = z.string().refine(isUuid, { error: 'expected a UUID' })
 const xapiRecord = z.looseObject({ uuid: uuid.optional() })
@@ -60,6 +76,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
  * Parses and validates the text of a `<ts>.json` file at `path`: truncated or non-JSON text,
  * unknown versions and mistyped fields throw METADATA_INVALID / METADATA_UNSUPPORTED_VERSION
  * naming the file and the field. Cross-field checks: a delta's `vhds` and `vdis` name the same refs.
+ * Nesting deeper than MAX_METADATA_DEPTH is METADATA_INVALID (never a stack overflow).
  */
 export function parseBackupMetadata(text: string, path: string): BackupMetadata {
   let value: unknown
@@ -73,6 +90,13 @@ export function parseBackupMetadata(text: string, path: string): BackupMetadata 
 
 /** The checks of parseBackupMetadata on a value already parsed (a cache entry), with the same errors. */
 export function validateBackupMetadata(value: unknown, path: string): BackupMetadata {
+  const deep = tooDeepAt(value, MAX_METADATA_DEPTH)
+  if (deep !== undefined) {
+    throw new RepositoryError(
+      'METADATA_INVALID',
+      `${path}: ${deep.length > 200 ? `${deep.slice(0, 199)}…` : deep}: expected at most ${MAX_METADATA_DEPTH} levels of nesting, got more`,
+    )
+  }
   if (typeof value === 'object' && value !== null && 'version' in value && value.version !== '2.0.0') {
     throw new RepositoryError(
       'METADATA_UNSUPPORTED_VERSION',

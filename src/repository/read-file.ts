@@ -1,4 +1,6 @@
 import type { Remote } from '../remotes/remote.ts'
+import type { BackupMetadata } from './metadata.ts'
+import { MAX_METADATA_BYTES, parseBackupMetadata } from './metadata.ts'
 import { RepositoryError } from './repository-error.ts'
 
 /** Metadata and caches are small; anything bigger is refused before it is read into memory. */
@@ -30,4 +32,13 @@ export async function readSmallFile(
     parts.push(buffer)
   }
   return Buffer.concat(parts)
+}
+
+/**
+ * Reads and validates the metadata file at `path`: at most MAX_METADATA_BYTES (checked from its
+ * size before reading), then parseBackupMetadata's checks; every failure is METADATA_INVALID (or
+ * METADATA_UNSUPPORTED_VERSION) naming the file.
+ */
+export async function readMetadataFile(remote: Remote, path: string): Promise<BackupMetadata> {
+  return parseBackupMetadata((await readSmallFile(remote, path, MAX_METADATA_BYTES)).toString('utf8'), path)
 }
