@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { childElements, escapeXml, parseXml, textOf } from './xml.ts'
 
 describe('parseXml', () => {
@@ -45,6 +47,19 @@ describe('parseXml', () => {
 
   it('bounds nesting depth on hostile input', () => {
     assert.throws(() => parseXml('<a>'.repeat(10_000)), /nested elements/)
+  })
+
+  it('a document of empty elements costs a small multiple of its size (not ~40 bytes per byte)', () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const text = `<r>${'<a/>'.repeat(256 * 1024)}</r>`
+    gc()
+    const before = process.memoryUsage().heapUsed
+    const doc = parseXml(text)
+    gc()
+    const retained = process.memoryUsage().heapUsed - before
+    assert.equal(doc.children.length, 256 * 1024)
+    assert.ok(retained < 20 * text.length, `${(retained / text.length).toFixed(1)} bytes per byte`)
   })
 
   it('escapes text so that it parses back identically', () => {

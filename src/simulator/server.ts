@@ -4,6 +4,8 @@ import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { SimulatorContext } from './context.ts'
 import type { Dispatcher, DispatchResult } from './dispatch.ts'
+import type { RpcBody } from './rpc-body.ts'
+import { readRpcBody } from './rpc-body.ts'
 import { recordTypes } from './schema/index.ts'
 import { decodeJsonRpcRequest, jsonRpcFailure, jsonRpcSuccess } from './wire/jsonrpc.ts'
 import { encodeJsonValue, encodeXmlValue } from './wire/value-codec.ts'
@@ -28,7 +30,6 @@ const CORS_HEADERS = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Allow-Headers': 'X-Requested-With',
 }
-const MAX_RPC_BODY_BYTES = 64 * 1024 * 1024
 
 /**
  * The simulator's HTTP(S) server: handlers are chosen by longest path prefix like XAPI's
@@ -116,7 +117,12 @@ export class SimulatorServer {
       sendHtmlError(response, 404, `${request.method ?? ''} is not served on this path`)
       return
     }
-    const body = await readBody(request)
+    const read = await readRpcBody(request, (ref) => this.ctx.db.find('session', ref) !== undefined)
+    if (read.kind === 'too-large') {
+      refuseTooLarge(request, response, read)
+      return
+    }
+    const body = read.text
     if (transport === 'json') {
       const call = decodeJsonRpcRequest(body)
       const result = await this.dispatcher.dispatch(call)
@@ -164,13 +170,43 @@ export function sendHtmlError(response: ServerResponse, status: number, detail: 
   response.writeHead(status, { 'Content-Type': 'text/html', 'Content-Length': String(body.length) }).end(body)
 }
 
-async function readBody(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = []
-  let total = 0
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    total += chunk.length
-    if (total > MAX_RPC_BODY_BYTES) throw new Error(`RPC body larger than ${MAX_RPC_BODY_BYTES} bytes`)
-    chunks.push(chunk)
+// After a 413, bytes of the refused body still read, and dropped, while the client learns it must
+// stop: closing a socket with unread bytes resets it, and the client would lose the answer.
+// Past them the connection is cut.
+const LINGER_BYTES = 64 * 1024 * 1024
+
+/**
+ * Answers 413 to a body over its limit (XAPI: Client_requested_size_over_limit) and closes the
+ * connection: nothing more of the body is kept, at most LINGER_BYTES more are read and dropped
+ * until the client stops sending, then the connection is closed.
+ */
+function refuseTooLarge(
+  request: IncomingMessage,
+  response: ServerResponse,
+  read: Extract<RpcBody, { kind: 'too-large' }>,
+): void {
+  const body = Buffer.from(
+    `<html><body><h1>HTTP 413 request entity too large</h1>The RPC body is larger than ${read.limit} bytes (got ${escapeXmlText(read.got)}).</body></html>`,
+  )
+  response.shouldKeepAlive = false
+  response.writeHead(413, {
+    'Content-Type': 'text/html',
+    'Content-Length': String(body.length),
+    Connection: 'close',
+  })
+  // The whole answer now; `end` (which closes the connection) once the client stopped sending.
+  response.write(body)
+  let dropped = 0
+  const onData = (chunk: Buffer): void => {
+    dropped += chunk.length
+    if (dropped > LINGER_BYTES) request.socket.destroy()
   }
-  return Buffer.concat(chunks).toString('utf8')
+  const finish = (): void => {
+    request.off('data', onData)
+    response.end()
+  }
+  request.on('data', onData)
+  request.once('end', finish)
+  request.once('close', finish)
+  request.resume()
 }

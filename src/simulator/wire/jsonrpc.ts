@@ -19,6 +19,24 @@ export class JsonRpcMalformedError extends BackupError<'JSONRPC_MALFORMED'> {
   }
 }
 
+// Deeper than any XAPI value (a map of records of sets): the recursive decoders after the parse
+// (coercion, encoding) must never meet a stack-overflowing 20,000-deep array.
+const MAX_JSON_DEPTH = 64
+
+/** The nesting depth of `value`, counted without recursion; stops once past `limit`. */
+function depthOf(value: unknown, limit: number): number {
+  let deepest = 0
+  const pending: [unknown, number][] = [[value, 1]]
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [item, depth] = next
+    if (typeof item !== 'object' || item === null) continue
+    deepest = Math.max(deepest, depth)
+    if (deepest > limit) return deepest
+    for (const child of Object.values(item)) pending.push([child, depth + 1])
+  }
+  return deepest
+}
+
 /** Decodes a JSON-RPC 1.0 or 2.0 request; anything XAPI refuses throws JsonRpcMalformedError. */
 export function decodeJsonRpcRequest(body: string): JsonRpcRequest {
   let parsed: unknown
@@ -26,6 +44,9 @@ export function decodeJsonRpcRequest(body: string): JsonRpcRequest {
     parsed = JSON.parse(body)
   } catch (error) {
     throw new JsonRpcMalformedError('(body)', 'JSON', (error as Error).message)
+  }
+  if (depthOf(parsed, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+    throw new JsonRpcMalformedError('(body)', `at most ${MAX_JSON_DEPTH} nested arrays and objects`, 'more')
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new JsonRpcMalformedError('(body)', 'an object', parsed)

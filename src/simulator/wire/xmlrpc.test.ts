@@ -29,6 +29,15 @@ describe('server-side XML-RPC codec', () => {
     ]) // prettier-ignore
   })
 
+  it('decodes a member named __proto__ as data, not as the prototype', () => {
+    const call = decodeXmlRpcCall(
+      '<methodCall><methodName>X.y</methodName><params><param><value><struct><member><name>__proto__</name><value>v</value></member></struct></value></param></params></methodCall>',
+    )
+    const [struct] = call.params as [Record<string, unknown>]
+    assert.equal(Object.getPrototypeOf(struct), Object.prototype)
+    assert.deepEqual(Object.keys(struct), ['__proto__'])
+  })
+
   it('rejects malformed documents with the offset', () => {
     assert.throws(() => decodeXmlRpcCall('<methodCall><methodName>x</methodName>'), XmlSyntaxError)
     assert.throws(() => decodeXmlRpcCall('<methodCall><methodName>x</oops></methodCall>'), /offset \d+/)

@@ -1,5 +1,5 @@
 import type { XmlElement } from './xml.ts'
-import { XmlSyntaxError, escapeXmlText, parseXml } from './xml.ts'
+import { XmlSyntaxError, elementsOf, escapeXmlText, findChild, parseXml, textIn } from './xml.ts'
 import type { WireValue } from './value-codec.ts'
 
 /** A decoded RPC request, transport-independent. */
@@ -12,43 +12,43 @@ export interface RpcCall {
 export function decodeXmlRpcCall(body: string): RpcCall {
   const root = parseXml(body)
   if (root.name !== 'methodCall') throw new XmlSyntaxError(0, '<methodCall>', `<${root.name}>`)
-  const nameElement = root.children.find((c) => c.name === 'methodName')
+  const nameElement = findChild(root, 'methodName')
   if (nameElement === undefined) throw new XmlSyntaxError(0, '<methodName>', 'none')
-  const paramsElement = root.children.find((c) => c.name === 'params')
-  const params = (paramsElement?.children ?? [])
+  const paramsElement = findChild(root, 'params')
+  const params = (paramsElement === undefined ? [] : elementsOf(paramsElement))
     .filter((p) => p.name === 'param')
     .map((p) => decodeXmlValue(child(p, 'value')))
-  return { method: nameElement.text.trim(), params }
+  return { method: textIn(nameElement).trim(), params }
 }
 
 function child(element: XmlElement, name: string): XmlElement {
-  const found = element.children.find((c) => c.name === name)
+  const found = findChild(element, name)
   if (found === undefined) throw new XmlSyntaxError(0, `<${name}> in <${element.name}>`, 'none')
   return found
 }
 
 /** Decodes one `<value>`: untyped text is a string (xapi.md §1.2 "accepted on input"). */
 export function decodeXmlValue(value: XmlElement): WireValue {
-  const typed = value.children[0]
-  if (typed === undefined) return value.text
+  const typed = elementsOf(value)[0]
+  if (typed === undefined) return textIn(value)
   switch (typed.name) {
     case 'string':
     case 'dateTime.iso8601':
     case 'base64':
-      return typed.text
+      return textIn(typed)
     case 'int':
     case 'i4':
     case 'i8':
-      return integer(typed.text)
+      return integer(textIn(typed))
     case 'double':
-      return Number(typed.text.trim())
+      return Number(textIn(typed).trim())
     case 'boolean':
-      return typed.text.trim() === '1'
+      return textIn(typed).trim() === '1'
     case 'nil':
       return ''
     case 'array':
-      return child(typed, 'data')
-        .children.filter((c) => c.name === 'value')
+      return elementsOf(child(typed, 'data'))
+        .filter((c) => c.name === 'value')
         .map(decodeXmlValue)
     case 'struct':
       return decodeStruct(typed)
@@ -65,9 +65,15 @@ function integer(text: string): number {
 
 function decodeStruct(struct: XmlElement): WireValue {
   const out: Record<string, WireValue> = {}
-  for (const member of struct.children) {
+  for (const member of elementsOf(struct)) {
     if (member.name !== 'member') continue
-    out[child(member, 'name').text] = decodeXmlValue(child(member, 'value'))
+    // An own property even for "__proto__": member names are data, not a prototype to set.
+    Object.defineProperty(out, textIn(child(member, 'name')), {
+      value: decodeXmlValue(child(member, 'value')),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    })
   }
   return out
 }
