@@ -1,0 +1,94 @@
+// Turns the text of a run description (JSON or YAML, ADR 0008) into plain data, or a
+// RUN_DESCRIPTION_SYNTAX error `<file>:<line>:<column>: <problem>` that quotes no document text.
+import { LineCounter, parseDocument } from 'yaml'
+import { JsonTextError, lineColumn, parseJsonText } from './json-text.ts'
+import { RunDescriptionError } from './run-description-error.ts'
+
+/** The two accepted notations (YAML 1.2 core schema; JSON strict). */
+export type DescriptionFormat = 'json' | 'yaml'
+
+/** Largest accepted run description: a hand-written job is a few KiB; this bounds parse memory. */
+export const MAX_DESCRIPTION_BYTES = 1024 * 1024
+
+// Anchors/aliases are allowed (they save repetition), but a "billion laughs" document is not.
+const MAX_ALIASES = 100
+const MAX_DEPTH = 64
+
+/** The format a file name implies: `.json` is JSON, anything else (`.yaml`, `.yml`) YAML. */
+export function formatOfFileName(fileName: string): DescriptionFormat {
+  return /\.json$/i.test(fileName) ? 'json' : 'yaml'
+}
+
+function syntaxError(
+  file: string,
+  position: { line: number; column: number } | undefined,
+  problem: string,
+): RunDescriptionError {
+  const where = position === undefined ? file : `${file}:${position.line}:${position.column}`
+  return new RunDescriptionError('RUN_DESCRIPTION_SYNTAX', `${where}: ${problem}`, {
+    details: { file, ...(position ?? {}), problem },
+  })
+}
+
+/** Decodes file bytes as UTF-8 (a BOM is kept so that JSON can name it); invalid UTF-8 is an error. */
+export function decodeDescription(bytes: Uint8Array, file: string): string {
+  if (bytes.byteLength > MAX_DESCRIPTION_BYTES)
+    throw syntaxError(file, undefined, `larger than ${MAX_DESCRIPTION_BYTES} bytes (${bytes.byteLength})`)
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes)
+  } catch {
+    throw syntaxError(file, undefined, 'not valid UTF-8 text')
+  }
+}
+
+function depthOf(value: unknown, depth: number): number {
+  if (typeof value !== 'object' || value === null || depth > MAX_DEPTH) return depth
+  let max = depth
+  for (const item of Object.values(value)) max = Math.max(max, depthOf(item, depth + 1))
+  return max
+}
+
+function parseYaml(text: string, file: string): unknown {
+  const lines = new LineCounter()
+  let doc
+  try {
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true })
+  } catch {
+    throw syntaxError(file, undefined, 'the YAML parser gave up (nested too deeply?)')
+  }
+  // Warnings too (an unknown !tag would silently become a string): a job file is not a place to guess.
+  const problem = doc.errors[0] ?? doc.warnings[0]
+  if (problem !== undefined) {
+    const { line, col } = lines.linePos(problem.pos[0])
+    const message = problem.code === 'DUPLICATE_KEY' ? 'duplicate key (keys must be unique)' : problem.message
+    throw syntaxError(file, { line, column: col }, message)
+  }
+  let value: unknown
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIASES })
+  } catch (error) {
+    // Unresolved alias, too many aliases, a stack overflow on deep nesting: all without position.
+    const reason = error instanceof RangeError ? 'nested too deeply' : (error as Error).message
+    throw syntaxError(file, undefined, `YAML: ${reason}`)
+  }
+  if (depthOf(value, 0) > MAX_DEPTH)
+    throw syntaxError(file, undefined, `nested deeper than ${MAX_DEPTH} levels`)
+  return value
+}
+
+/**
+ * Parses a run description's text in `format` into plain data (objects, arrays, strings,
+ * numbers, booleans, null); syntax problems throw RUN_DESCRIPTION_SYNTAX naming `file`, the line
+ * and the column, without quoting the document (it may hold credentials).
+ */
+export function parseDescriptionText(text: string, format: DescriptionFormat, file: string): unknown {
+  if (text.length > MAX_DESCRIPTION_BYTES)
+    throw syntaxError(file, undefined, `larger than ${MAX_DESCRIPTION_BYTES} characters`)
+  if (format === 'yaml') return parseYaml(text, file)
+  try {
+    return parseJsonText(text, MAX_DEPTH)
+  } catch (error) {
+    if (!(error instanceof JsonTextError)) throw error
+    throw syntaxError(file, lineColumn(text, error.offset), error.message)
+  }
+}
