@@ -1,7 +1,7 @@
 import type { MergeStore } from '../formats/vhd/merge-store.ts'
 import { openRemote } from '../remotes/open-remote.ts'
 import type { Remote } from '../remotes/remote.ts'
-import { parseRemoteUrl } from '../remotes/url.ts'
+import { parseRemoteArgument } from '../remotes/url.ts'
 import type { Clock } from '../shared/clock.ts'
 import { localRemoteMergeStore } from './local-merge-store.ts'
 
@@ -14,7 +14,8 @@ export interface OpenedRepository {
 }
 
 /**
- * Opens the remote at `url` (file://, s3://, s3+http://, nfs://, smb://) for the repository layer.
+ * Opens the remote at `url` (file://, s3://, s3+http://, nfs://, smb://, or a bare absolute path:
+ * parseRemoteArgument) for the repository layer.
  * Merges need in-place writes: a `file://` remote gets a MergeStore on the same directory; object
  * storage and mounts get none yet, so expired deltas wait (and commands say so) instead of being
  * merged by copying whole disks.
@@ -23,7 +24,7 @@ export async function openRepository(
   url: string,
   options: { clock?: Clock } = {},
 ): Promise<OpenedRepository> {
-  const parsed = parseRemoteUrl(url)
+  const parsed = parseRemoteArgument(url)
   const opened = await openRemote(parsed, options.clock === undefined ? {} : { clock: options.clock })
   return {
     remote: opened.remote,

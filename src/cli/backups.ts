@@ -1,20 +1,18 @@
 import type { Command } from 'commander'
-import { openRepository } from '../app/open-repository.ts'
+import { InvalidArgumentError } from 'commander'
 import type { OpenedRepository } from '../app/open-repository.ts'
 import type { CheckReport } from '../repository/check.ts'
-import { checkVmBackups, repairVmBackups } from '../repository/check.ts'
 import { parseBackupFileName, VM_BACKUPS_DIR } from '../repository/layout.ts'
 import type { BackupListing } from '../repository/listing.ts'
-import { listBackupVms, listVmBackups } from '../repository/listing.ts'
-import { mergeVmBackups } from '../repository/merge.ts'
-import { applyRetention } from '../repository/retention-apply.ts'
-import { withVmLock } from '../repository/vm-lock.ts'
-import { assertUuid } from '../shared/ids.ts'
+import { assertUuid, isUuid } from '../shared/ids.ts'
 import { formatBytes } from '../tasks/format.ts'
 import type { CliIo } from './io.ts'
 import { CliExit } from './io.ts'
 
+// The repository code, its schemas and the remotes (the AWS SDK) are loaded by the action that
+// needs them, not at start-up: `xapi-backup vhd info` must not pay for them (issue: start-up).
 async function withRepository<T>(url: string, fn: (repository: OpenedRepository) => Promise<T>): Promise<T> {
+  const { openRepository } = await import('../app/open-repository.ts')
   const repository = await openRepository(url)
   try {
     return await fn(repository)
@@ -24,8 +22,20 @@ async function withRepository<T>(url: string, fn: (repository: OpenedRepository)
 }
 
 async function vmsOf(repository: OpenedRepository, vm: string | undefined): Promise<string[]> {
-  return vm === undefined ? listBackupVms(repository.remote) : [assertUuid(vm, '--vm')]
+  const { listBackupVms } = await import('../repository/listing.ts')
+  return vm === undefined ? listBackupVms(repository.remote) : [vm]
 }
+
+/** Commander's parser of `--vm`: a bad UUID is a usage error (exit 2), found before any I/O. */
+function parseVmOption(value: string): string {
+  if (!isUuid(value)) throw new InvalidArgumentError(`expected a VM UUID, got ${JSON.stringify(value)}`)
+  return value
+}
+
+const noBackups = (repository: OpenedRepository, vm: string | undefined): string =>
+  vm === undefined
+    ? `no backups in ${repository.remote.description}\n`
+    : `no backups of VM ${vm} in ${repository.remote.description}\n`
 
 function describeBackup(backup: BackupListing): string {
   const { metadata } = backup
@@ -68,24 +78,29 @@ function registerList(backups: Command, io: CliIo): void {
   backups
     .command('list')
     .description('list the backups of a repository, oldest first')
-    .argument('<url>', 'remote URL (file:///srv/backups, s3://…, nfs://…, smb://…)')
-    .option('--vm <uuid>', 'only this VM')
+    .argument('<url>', 'remote: /absolute/path, file:///path, s3://…, nfs://…, smb://…')
+    .option('--vm <uuid>', 'only this VM', parseVmOption)
     .option('--json', 'print the listings as JSON')
     .action(async (url: string, options: { vm?: string; json?: boolean }) => {
+      const { listVmBackups } = await import('../repository/listing.ts')
       await withRepository(url, async (repository) => {
         const out: Record<string, unknown> = {}
+        let found = 0
         for (const vm of await vmsOf(repository, options.vm)) {
           const { backups: listed, invalid } = await listVmBackups(repository.remote, vm)
+          found += listed.length + invalid.length
           if (options.json === true) {
             out[vm] = { backups: listed, invalid }
             continue
           }
-          io.out(
-            `${vm}: ${listed.length} backup(s)\n${listed.map(describeBackup).join('\n')}${listed.length > 0 ? '\n' : ''}`,
-          )
+          if (listed.length + invalid.length > 0)
+            io.out(
+              `${vm}: ${listed.length} backup(s)\n${listed.map(describeBackup).join('\n')}${listed.length > 0 ? '\n' : ''}`,
+            )
           for (const { path, message } of invalid) io.err(`warning: ${path}: ${message}\n`)
         }
         if (options.json === true) io.out(`${JSON.stringify(out, null, 2)}\n`)
+        else if (found === 0) io.out(noBackups(repository, options.vm))
       })
     })
 }
@@ -96,15 +111,20 @@ function registerCheck(backups: Command, io: CliIo): void {
     .description(
       'check backups and chains; --repair deletes what no complete backup needs and finishes interrupted merges',
     )
-    .argument('<url>', 'remote URL')
-    .option('--vm <uuid>', 'only this VM')
+    .argument('<url>', 'remote: /absolute/path, file:///path, s3://…, nfs://…, smb://…')
+    .option('--vm <uuid>', 'only this VM', parseVmOption)
     .option('--repair', 'apply the repairs (default: report only)')
     .option('--json', 'print the reports as JSON')
     .action(async (url: string, options: { vm?: string; repair?: boolean; json?: boolean }) => {
+      const { checkVmBackups, repairVmBackups } = await import('../repository/check.ts')
+      const { mergeVmBackups } = await import('../repository/merge.ts')
+      const { withVmLock } = await import('../repository/vm-lock.ts')
       let problems = 0
       await withRepository(url, async (repository) => {
         const reports: CheckReport[] = []
-        for (const vm of await vmsOf(repository, options.vm)) {
+        const vms = await vmsOf(repository, options.vm)
+        if (vms.length === 0 && options.json !== true) io.out(noBackups(repository, undefined))
+        for (const vm of vms) {
           const report = await checkVmBackups(repository.remote, vm)
           reports.push(report)
           problems += report.findings.length
@@ -128,9 +148,12 @@ function registerDelete(backups: Command, io: CliIo): void {
   backups
     .command('delete')
     .description('delete backups by id (xo-vm-backups/<vm>/<timestamp>.json); deltas above are kept readable')
-    .argument('<url>', 'remote URL')
+    .argument('<url>', 'remote: /absolute/path, file:///path, s3://…, nfs://…, smb://…')
     .argument('<id...>', 'backup ids, as `backups list --json` gives them')
     .action(async (url: string, ids: string[]) => {
+      const { listVmBackups } = await import('../repository/listing.ts')
+      const { applyRetention } = await import('../repository/retention-apply.ts')
+      const { withVmLock } = await import('../repository/vm-lock.ts')
       const byVm = new Map<string, string[]>()
       for (const id of ids) {
         const { vmUuid, path } = parseBackupId(id)

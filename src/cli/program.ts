@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
-import { serializeError } from '../shared/errors.ts'
-import { jsonText } from '../tasks/format.ts'
 import type { CliIo } from './io.ts'
-import { CliExit, processIo } from './io.ts'
+import { processIo } from './io.ts'
+import { EXIT, formatCliError } from './error-line.ts'
+import { commandLineSecrets, scrubbingIo } from './scrub-secrets.ts'
+import { helpAfterText, welcomeText } from './welcome.ts'
 import { registerBackupsCommands } from './backups.ts'
 import { registerLogCommands } from './log.ts'
 import { registerRemoteCommands } from './remote.ts'
@@ -31,9 +32,10 @@ export function createProgram(io: CliIo): Command {
   const program = new Command('xapi-backup')
     .description('Backup, replication and restore for Xen pools over XAPI')
     .version(readVersion())
-    .showHelpAfterError()
-    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    // Usage errors are printed by runCli, as one line like every other error.
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => undefined })
     .exitOverride()
+    .addHelpText('after', helpAfterText())
   registerLogCommands(program, io)
   registerBackupsCommands(program, io)
   registerRemoteCommands(program, io)
@@ -42,25 +44,54 @@ export function createProgram(io: CliIo): Command {
   return program
 }
 
+/** The words of `args` that name commands (`backups list`), as deep as the tree goes. */
+function commandPath(program: Command, args: readonly string[]): string {
+  const names = [program.name()]
+  let command = program
+  for (const arg of args) {
+    if (arg.startsWith('-')) continue
+    const sub = command.commands.find((c) => c.name() === arg || c.aliases().includes(arg))
+    if (sub === undefined) break
+    names.push(sub.name())
+    command = sub
+  }
+  return names.join(' ')
+}
+
+// Commander's messages start with `error: ` and may add `(Did you mean list?)` on a second line.
+function usageLine(error: CommanderError, where: string): string {
+  const [first = '', ...rest] = error.message.replace(/^error: /, '').split('\n')
+  const suggestion = /\(Did you mean (.+)\?\)/.exec(rest.join(' '))?.[1]
+  const hint = `${suggestion === undefined ? '' : `did you mean ${suggestion}? `}see '${where} --help'`
+  return `error: ${first.trim()} (${where}) [USAGE]; hint: ${hint}`
+}
+
 /**
  * Runs the CLI on `argv` (as process.argv: node, script, args…) and resolves to the exit code:
- * 0 on success, the command's own code for a CliExit, 1 for any other error (printed without stack).
+ * 0 success, 1 failure or findings, 2 usage error (EXIT). Every error is printed as one line by
+ * formatCliError; passwords of remote URLs given in `argv` never reach `io`.
  */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
-  const program = createProgram(io)
+  const args = argv.slice(2)
+  const safeIo = scrubbingIo(io, commandLineSecrets(args))
+  const program = createProgram(safeIo)
+  if (args.length === 0) {
+    safeIo.out(welcomeText(program.version() ?? 'unknown'))
+    return EXIT.ok
+  }
   try {
     await program.parseAsync(argv)
-    return 0
+    return EXIT.ok
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode
-    if (error instanceof CliExit) {
-      if (error.message !== '') io.err(`${error.message}\n`)
-      return error.exitCode
+    if (error instanceof CommanderError) {
+      // --help and --version end through here with 0; a group without its subcommand printed
+      // its help (commander.help) and is a usage error like any other.
+      if (error.exitCode === 0 && error.code !== 'commander.help') return EXIT.ok
+      if (error.code !== 'commander.help') safeIo.err(`${usageLine(error, commandPath(program, args))}\n`)
+      return EXIT.usage
     }
-    const { message, code, cause } = serializeError(error)
-    const because =
-      typeof cause === 'object' && cause !== null && 'message' in cause ? `: ${jsonText(cause.message)}` : ''
-    io.err(`error: ${jsonText(message)}${because}${code === undefined ? '' : ` [${jsonText(code)}]`}\n`)
-    return 1
+    const { line, exitCode } = formatCliError(error)
+    if (line !== '') safeIo.err(`${line}\n`)
+    return exitCode
   }
 }

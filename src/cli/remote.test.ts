@@ -44,10 +44,8 @@ describe('xapi-backup remote test', () => {
       const url = `s3+http://${server.accessKeyId}:${server.secretAccessKey}@${host}/cli-bucket/some/dir`
       const { code, out } = await cli('remote', 'test', '--size-mib', '6', url)
       assert.equal(code, 0, out)
-      assert.equal(
-        out.split('\n')[0],
-        `remote: s3+http://${server.accessKeyId}:***@${host}/cli-bucket/some/dir`,
-      )
+      // s3rver's secret is its key id: showing the key would show the secret, so both are hidden.
+      assert.equal(out.split('\n')[0], `remote: s3+http://***:***@${host}/cli-bucket/some/dir`)
       assert.match(out, /^space: unknown/m)
       assert.equal(out.trimEnd().split('\n').at(-1), 'result: success')
     } finally {
@@ -60,7 +58,7 @@ describe('xapi-backup remote test', () => {
     assert.equal(missing.code, 1)
     assert.match(missing.err, /nonexistent.*\[NOT_FOUND\]/)
     const bad = await cli('remote', 'test', 'smb://user:hunter2@nodomain')
-    assert.equal(bad.code, 1)
+    assert.equal(bad.code, 2, 'a malformed remote URL is a usage error')
     assert.match(bad.err, /invalid smb remote URL.*\[INVALID_URL\]/)
     assert.doesNotMatch(bad.err + bad.out, /hunter2/)
     const size = await cli('remote', 'test', '--size-mib', 'lots', 'file:///tmp')

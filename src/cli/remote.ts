@@ -1,7 +1,5 @@
 import type { Command } from 'commander'
 import { systemClock } from '../shared/clock.ts'
-import { openRemote } from '../remotes/open-remote.ts'
-import { testRemote } from '../remotes/remote-test.ts'
 import type { RemoteTestResult } from '../remotes/remote-test.ts'
 import type { RemoteInfo } from '../remotes/remote.ts'
 import type { CliIo } from './io.ts'
@@ -49,7 +47,7 @@ export function registerRemoteCommands(program: Command, io: CliIo): void {
     .description('write a test file, read it back, verify it, measure throughput, delete it')
     .argument(
       '<url>',
-      'remote URL in Xen Orchestra syntax, e.g. file:///backups or s3://key:secret@host/bucket/dir',
+      'remote: /absolute/path, file:///path, s3://key:secret@host/bucket/dir, nfs://…, smb://…',
     )
     .option('--size-mib <n>', 'size of the test file in MiB', '10')
     .option('--json', 'print the result as JSON')
@@ -61,6 +59,9 @@ export function registerRemoteCommands(program: Command, io: CliIo): void {
           `--size-mib: expected a number of MiB in (0, 100000], got ${JSON.stringify(options.sizeMib)}`,
         )
       }
+      // Loaded when used: opening a remote may load the AWS SDK (start-up cost of every command).
+      const { openRemote } = await import('../remotes/open-remote.ts')
+      const { testRemote } = await import('../remotes/remote-test.ts')
       const opened = await openRemote(url)
       let result: RemoteTestResult
       try {
@@ -74,6 +75,6 @@ export function registerRemoteCommands(program: Command, io: CliIo): void {
           ? `${JSON.stringify({ remote: description, ...result }, null, 2)}\n`
           : renderRemoteTest(description, result),
       )
-      if (!result.success) throw new CliExit(1)
+      if (!result.success) throw new CliExit(1, `remote test failed at step ${result.step} (${description})`)
     })
 }

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import type { PoolDescription } from '../simulator/index.ts'
-import { readPoolDescription, startSimulator } from '../simulator/index.ts'
 import type { CliIo } from './io.ts'
 import { CliExit } from './io.ts'
 
@@ -58,14 +57,19 @@ export function registerSimulatorCommand(program: Command, io: CliIo): void {
     .option('--port <n>', 'TCP port; 0 picks a free one', '0')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--tls', 'serve HTTPS with a fresh self-signed certificate (needs the openssl command)')
-    .option('--data-dir <dir>', 'where VDI contents and the TLS certificate are kept')
+    .option('--data-dir <dir>', 'where VDI contents and the TLS certificate are kept (created if missing)')
     .option('--password <password>', 'password for root; default: a random one, printed')
     .action(async (options: SimulatorCliOptions) => {
+      const port = parsePort(options.port)
+      // Loaded here: the simulator (and its YAML and schema code) is not part of other commands' start-up.
+      const { readPoolDescription, startSimulator } = await import('../simulator/index.ts')
+      // The folder is the user's choice of where to keep data: make it, like `mkdir -p`.
+      if (options.dataDir !== undefined) await mkdir(options.dataDir, { recursive: true })
       const pool: PoolDescription | undefined =
         options.config === undefined ? undefined : await readPoolDescription(options.config)
       const stopped = waitForStopSignal()
       const sim = await startSimulator({
-        port: parsePort(options.port),
+        port,
         host: options.host,
         tls: options.tls === true,
         ...(pool === undefined ? {} : { pool }),

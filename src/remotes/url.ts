@@ -1,6 +1,7 @@
 // Remote URLs in Xen Orchestra's grammar (xen-orchestra-backups.md §8.1), so a remote configured
 // in XO can be given to us verbatim: file://, nfs://, smb://, s3://, s3+http://, options as a
 // query string of JSON values. Credentials are held as Secret and never printed.
+import { isAbsolute, resolve } from 'node:path'
 import type { Json } from '../shared/json.ts'
 import { RemoteError } from './remote-error.ts'
 import { Secret } from './secret.ts'
@@ -43,9 +44,11 @@ export type RemoteUrl =
 const NFS = /^([^:]+):(?:(\d+):)?([^:?]+)(\?[^?]*)?$/
 const SMB = /^([^:]+):(.+)@([^@]+)\\\\([^\0?]+)(?:\0([^?]*))?(\?[^?]*)?$/
 
-const invalid = (scheme: string, reason: string): RemoteError =>
+const invalid = (scheme: string, reason: string, hint?: string): RemoteError =>
   // Never echo the URL itself: it may carry a password.
-  new RemoteError('INVALID_URL', `invalid ${scheme} remote URL: ${reason}`, { details: { scheme, reason } })
+  new RemoteError('INVALID_URL', `invalid ${scheme} remote URL: ${reason}`, {
+    details: { scheme, reason, ...(hint === undefined ? {} : { hint }) },
+  })
 
 function parseOptions(scheme: string, query: string | undefined): RemoteUrlOptions {
   const options: Record<string, Json> = {}
@@ -81,28 +84,30 @@ const segments = (path: string): string[] =>
     .map((s) => s.trim())
     .filter((s) => s !== '')
 
+// What follows the credentials of an s3:// URL: host (name or [IPv6]), port, /bucket/dir, query,
+// #region. No `@` anywhere: XO percent-encodes option values, so the last `@` of the URL ends the
+// credentials, and a secret holding `@`, `#`, `?` or `/` unencoded stays whole in the userinfo
+// instead of spilling into the host, path or region, where it would be displayed.
+const S3_AFTER_AUTH =
+  /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]+)(:\d{1,5})?(\/[^?#@]*)?(\?[^#@]*)?(?:#([A-Za-z0-9_-]*))?$/
+
 function parseS3(scheme: 's3' | 's3+http', rest: string): RemoteUrl {
-  const hashAt = rest.indexOf('#')
-  const region = hashAt === -1 ? '' : rest.slice(hashAt + 1)
-  const beforeHash = hashAt === -1 ? rest : rest.slice(0, hashAt)
-  const queryAt = beforeHash.indexOf('?')
-  const main = queryAt === -1 ? beforeHash : beforeHash.slice(0, queryAt)
-  const slash = main.indexOf('/')
-  const authority = slash === -1 ? main : main.slice(0, slash)
-  const at = authority.lastIndexOf('@')
-  const userinfo = at === -1 ? '' : authority.slice(0, at)
+  const at = rest.lastIndexOf('@')
+  const userinfo = at === -1 ? '' : rest.slice(0, at)
+  const m = S3_AFTER_AUTH.exec(rest.slice(at + 1))
+  if (m === null)
+    throw invalid(scheme, `expected ${scheme}://<key>:<secret>@<host>[:<port>]/<bucket>[/<dir>]`)
+  const [, hostname = '', port = '', path = '', query, region = ''] = m
   const colon = userinfo.indexOf(':')
-  const host = authority.slice(at + 1)
-  if (host === '') throw invalid(scheme, 'no host')
   return {
     type: 's3',
     protocol: scheme === 's3' ? 'https' : 'http',
-    host,
-    path: slash === -1 ? '/' : main.slice(slash),
+    host: `${hostname}${port}`,
+    path: path === '' ? '/' : path,
     username: decodeURIComponent(colon === -1 ? userinfo : userinfo.slice(0, colon)),
     password: new Secret(decodeURIComponent(colon === -1 ? '' : userinfo.slice(colon + 1))),
     ...(region === '' ? {} : { region }),
-    options: parseOptions(scheme, queryAt === -1 ? undefined : beforeHash.slice(queryAt)),
+    options: parseOptions(scheme, query),
   }
 }
 
@@ -115,6 +120,34 @@ export function parseRemoteUrl(url: string): RemoteUrl {
       throw invalid(url.slice(0, Math.max(0, url.indexOf('://'))) || 'unknown', 'bad %-escape')
     throw error
   }
+}
+
+const SCHEMES = 'expected file:///absolute/path, nfs://, smb://, s3:// or s3+http://'
+
+/**
+ * Parses a remote as a person types it (command line): a URL as parseRemoteUrl does, or a bare
+ * absolute path for a local directory. Stricter than XO's grammar where XO guesses: `file://rel`
+ * (XO reads `/rel`) and bare relative paths are refused with the `file:///absolute/path` to write.
+ */
+export function parseRemoteArgument(text: string, cwd: string = process.cwd()): RemoteUrl {
+  const sep = text.indexOf('://')
+  if (sep === -1) {
+    if (isAbsolute(text)) return { type: 'file', path: text, options: {} }
+    // Something with `:` or `@` may be an URL missing its scheme, credentials included: no echo.
+    if (/[:@]/.test(text)) throw invalid('unknown', SCHEMES)
+    throw invalid('file', 'a local remote needs an absolute path', `write file://${resolve(cwd, text)}`)
+  }
+  if (text.slice(0, sep) === 'file') {
+    // A file URL carries no credentials; its options might (encryptionKey), so they are cut.
+    const path = text.slice(sep + 3).split('?')[0] ?? ''
+    if (!path.startsWith('/'))
+      throw invalid(
+        'file',
+        `file://${path} is not an absolute path`,
+        `write file:///absolute/path, e.g. file://${resolve(cwd, path)}`,
+      )
+  }
+  return parseRemoteUrl(text)
 }
 
 function parseUrl(url: string): RemoteUrl {
@@ -158,7 +191,7 @@ function parseUrl(url: string): RemoteUrl {
     }
   }
   if (scheme === 's3' || scheme === 's3+http') return parseS3(scheme, rest)
-  throw invalid(scheme === '' ? 'unknown' : scheme, 'expected file://, nfs://, smb://, s3:// or s3+http://')
+  throw invalid(scheme === '' ? 'unknown' : scheme, SCHEMES)
 }
 
 /** Formats a remote URL in XO's canonical form (inverse of parseRemoteUrl), secrets included. */
@@ -187,8 +220,12 @@ function formatWith(url: RemoteUrl, secret: (s: Secret) => string): string {
       return `smb://${url.username}:${secret(url.password)}@${url.domain}\\\\${url.host}\0${path.join('\\')}${options}`
     case 's3': {
       const scheme = url.protocol === 'https' ? 's3' : 's3+http'
-      const auth = `${encodeURIComponent(url.username)}:${encodeURIComponent(secret(url.password))}`
-      return `${scheme}://${auth}@${url.host}/${path.join('/')}${options}${url.region === undefined ? '' : `#${url.region}`}`
+      // Without credentials (an anonymous or environment-authenticated bucket) there is nothing
+      // to hide, and `:***@` would suggest a secret that does not exist.
+      const user = encodeURIComponent(url.username)
+      const pass = url.password.reveal() === '' ? '' : `:${encodeURIComponent(secret(url.password))}`
+      const auth = user === '' && pass === '' ? '' : `${user}${pass}@`
+      return `${scheme}://${auth}${url.host}/${path.join('/')}${options}${url.region === undefined ? '' : `#${url.region}`}`
     }
   }
 }

@@ -29,6 +29,10 @@ export function openS3Remote(
 ): { remote: Remote; close(): Promise<void> } {
   const [bucket = '', ...dir] = url.path.split('/').filter((s) => s !== '')
   if (bucket === '') throw new RemoteError('INVALID_URL', `${redactRemoteUrl(url)}: no bucket in the path`)
+  // The SDK warns on every process that Node 20 will lose support in 2027 (a process warning on
+  // stderr of each S3 command). Only that warning is turned off, through the SDK's documented
+  // variable, and only when the user has not set it: every other warning still shows.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
   const client = createS3Client({
     endpoint: `${url.protocol}://${url.host}`,
     accessKeyId: url.username,
