@@ -320,7 +320,7 @@ const cases: Case[] = [
   },
   {
     label: 'no XAPI at all',
-    text: json((d) => (d.xapis = {})),
+    text: json((d) => Object.assign(d, { xapis: {} })),
     message: 'job.json: xapis: expected at least one XAPI, got an empty object',
   },
 ]
