@@ -1,6 +1,7 @@
 import type { BlockSource, DiskBlock } from '../block-source.ts'
-import { batSizeBytes, bitmapSizeBytes, decodeBat, isAllocated, isBitmapFull, isSectorSet } from './bat.ts'
-import { DiskType, FOOTER_SIZE, HEADER_SIZE, SECTOR_SIZE } from './constants.ts'
+import { batSizeBytes, bitmapSizeBytes, isAllocated, isBitmapFull, isSectorSet } from './bat.ts'
+import { viewOf } from './codec-utils.ts'
+import { BAT_READ_CHUNK, DiskType, FOOTER_SIZE, HEADER_SIZE, SECTOR_SIZE } from './constants.ts'
 import type { VhdFooter } from './footer.ts'
 import { decodeFooter, validateFooter } from './footer.ts'
 import type { VhdHeader } from './header.ts'
@@ -15,14 +16,25 @@ export interface ParsedVhdStream extends BlockSource {
   readonly header: VhdHeader
 }
 
+/** Options of parseVhdStream. */
+export interface ParseVhdStreamOptions {
+  /**
+   * The largest disk the caller can take (an import target's virtual size): a stream declaring a
+   * larger one is refused from its footer, before its BAT is read.
+   */
+  readonly maxVirtualSizeBytes?: number
+}
+
 /**
  * Parses a dynamic or differencing VHD stream (XAPI `/export_raw_vdi?format=vhd` or XO layout:
  * footer copy, header, BAT, blocks in increasing file offset, footer) reading forward only; blocks
  * are yielded in file order with one block in memory, and the trailing footer is checked at the end.
+ * Of the BAT only the entries the disk's size needs are kept; the rest must be unused.
  */
 export async function parseVhdStream(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   name = 'stream',
+  options: ParseVhdStreamOptions = {},
 ): Promise<ParsedVhdStream> {
   const cursor = new StreamCursor(source, name)
   const footerBytes = await cursor.read(FOOTER_SIZE, 'footer copy')
@@ -30,27 +42,25 @@ export async function parseVhdStream(
   const footer = decodeFooter(footerBytes)
   if (footer.diskType === DiskType.fixed)
     fail('VHD_UNSUPPORTED', name, 60, 'footer.diskType', 'a dynamic or differencing stream', 'fixed')
-  await cursor.skipTo(footer.dataOffset, 'header')
-  const headerBytes = await cursor.read(HEADER_SIZE, 'header')
-  throwFirst(validateHeader(headerBytes, name, footer.dataOffset, footer.currentSize))
-  const header = decodeHeader(headerBytes)
-  const { blockSize } = header
-  // More entries than a 2 TiB disk needs is garbage; refuse before allocating the BAT.
-  if (header.maxTableEntries > Math.ceil(2 ** 41 / blockSize)) {
+  const { maxVirtualSizeBytes } = options
+  if (maxVirtualSizeBytes !== undefined && footer.currentSize > maxVirtualSizeBytes) {
     fail(
       'VHD_INVALID',
       name,
-      footer.dataOffset + 28,
-      'header.maxTableEntries',
-      `<= ${Math.ceil(2 ** 41 / blockSize)}`,
-      header.maxTableEntries,
+      48,
+      'footer.currentSize',
+      `<= ${maxVirtualSizeBytes} (the size of the target)`,
+      footer.currentSize,
     )
   }
+  await cursor.skipTo(footer.dataOffset, 'header')
+  const headerBytes = await cursor.read(HEADER_SIZE, 'header')
+  // Also bounds maxTableEntries (2 TiB of blocks, MAX_BAT_ENTRIES) before anything is sized from it.
+  throwFirst(validateHeader(headerBytes, name, footer.dataOffset, footer.currentSize))
+  const header = decodeHeader(headerBytes)
+  const { blockSize } = header
   await cursor.skipTo(header.tableOffset, 'BAT')
-  const bat = decodeBat(
-    await cursor.read(batSizeBytes(header.maxTableEntries), 'BAT'),
-    header.maxTableEntries,
-  )
+  const bat = await readNeededBat(cursor, header, Math.ceil(footer.currentSize / blockSize))
   const order: number[] = []
   bat.forEach((entry, index) => {
     if (isAllocated(entry)) order.push(index)
@@ -118,6 +128,38 @@ async function* readBlocks(
       `differs at byte ${differs}`,
     )
   }
+}
+
+/**
+ * Reads the BAT piece by piece and keeps its first `needed` entries (the blocks of the disk's
+ * size); a BAT sized for growth (SM's 2 TiB `msize`) is legit, but its extra entries must be
+ * unused, since no reader would ever look at a block they point to.
+ */
+async function readNeededBat(cursor: StreamCursor, header: VhdHeader, needed: number): Promise<Uint32Array> {
+  const bat = new Uint32Array(needed)
+  const totalBytes = batSizeBytes(header.maxTableEntries)
+  for (let done = 0; done < totalBytes;) {
+    const pieceBytes = Math.min(BAT_READ_CHUNK, totalBytes - done)
+    const view = viewOf(await cursor.read(pieceBytes, `BAT bytes ${done}..${done + pieceBytes}`))
+    const first = done / 4
+    const count = Math.min(pieceBytes / 4, header.maxTableEntries - first)
+    for (let i = 0; i < count; i++) {
+      const entry = view.getUint32(i * 4)
+      if (first + i < needed) bat[first + i] = entry
+      else if (isAllocated(entry)) {
+        fail(
+          'VHD_INVALID',
+          cursor.name,
+          header.tableOffset + (first + i) * 4,
+          `bat[${first + i}]`,
+          `unused (0xFFFFFFFF) past the disk's last block ${needed - 1}`,
+          entry,
+        )
+      }
+    }
+    done += pieceBytes
+  }
+  return bat
 }
 
 function throwFirst(issues: readonly VhdIssue[]): void {

@@ -110,4 +110,56 @@ describe('VHD stream writer and readers', () => {
       { code: 'VHD_TRUNCATED' },
     )
   })
+
+  it('refuses a disk larger than the caller takes from the footer, before reading the BAT', async () => {
+    const bytes = (await writeToBuffer(randomSparseDisk(createRandom(3), 5 * MiB, 2))).bytes
+    let readPastHeader = false
+    const source = (function* () {
+      yield bytes.subarray(0, 512)
+      readPastHeader = true
+      yield bytes.subarray(512)
+    })()
+    await assert.rejects(
+      parseVhdStream(source, 'upload', { maxVirtualSizeBytes: 4 * MiB }),
+      (error: Error) => {
+        assert.match(error.message, /footer\.currentSize/)
+        assert.match(error.message, /<= 4194304 \(the size of the target\)/)
+        return true
+      },
+    )
+    assert.equal(readPastHeader, false)
+    const parsed = await parseVhdStream([bytes], 'upload', { maxVirtualSizeBytes: 5 * MiB })
+    assert.equal(parsed.virtualSize, 5 * MiB)
+  })
+
+  it('keeps only the BAT entries the disk needs; entries past its last block must be unused', async () => {
+    // A 1.5 MiB disk of 512 KiB blocks with a BAT sized for 16 entries (as if made for growth).
+    const blockSize = 512 * 1024
+    const disk = randomSparseDisk(createRandom(5), 3 * blockSize, 3)
+    const bytes = Uint8Array.from((await writeToBuffer(disk, blockSize)).bytes)
+    const view = new DataView(bytes.buffer)
+    const header = 512
+    const tableOffset = Number(view.getBigUint64(header + 16))
+    assert.equal(view.getUint32(header + 28), 3)
+    // The BAT's sector has room for 128 entries, padded with 0xFFFFFFFF: declare 16 of them.
+    view.setUint32(header + 28, 16)
+    const resum = (): void => {
+      view.setUint32(header + 36, 0)
+      let sum = 0
+      for (let i = header; i < header + 1024; i++) sum += bytes[i] ?? 0
+      view.setUint32(header + 36, ~sum >>> 0)
+    }
+    resum()
+    const parsed = await parseVhdStream([bytes])
+    const out = new Uint8Array(disk.length)
+    for await (const block of parsed.blocks()) out.set(block.data, block.index * parsed.blockSize)
+    assert.deepEqual(out, disk)
+    // An allocated entry past the disk's last block is refused, naming it.
+    view.setUint32(tableOffset + 5 * 4, view.getUint32(tableOffset))
+    await assert.rejects(parseVhdStream([bytes], 'upload'), (error: Error) => {
+      assert.match(error.message, /bat\[5\]/)
+      assert.match(error.message, /past the disk's last block 2/)
+      return true
+    })
+  })
 })

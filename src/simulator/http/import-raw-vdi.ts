@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { parseVhdStream, VhdError } from '../../formats/vhd/index.ts'
 import { isAllZero } from '../../shared/bytes.ts'
 import type { SimulatorContext } from '../context.ts'
+import { destroyVdi } from '../methods/vdi-ops.ts'
 import { createVdi } from '../objects.ts'
 import type { HttpHandler } from '../server.ts'
 import { VDI_BLOCK_BYTES } from '../storage/block-store.ts'
@@ -58,8 +59,8 @@ async function importVhd(task: DataTask, vdi: string, body: AsyncIterable<Uint8A
   const { ctx } = task
   const size = ctx.db.get('VDI', vdi).virtual_size as number
   try {
-    const vhd = await parseVhdStream(body, 'import_raw_vdi body')
-    if (vhd.virtualSize > size) throw ioError()
+    // The VDI's size bounds the stream's before its BAT is read (a BAT can declare 2^22 entries).
+    const vhd = await parseVhdStream(body, 'import_raw_vdi body', { maxVirtualSizeBytes: size })
     let done = 0
     for await (const block of vhd.blocks()) {
       writePiece(ctx, vdi, block.index * vhd.blockSize, block.data)
@@ -72,15 +73,26 @@ async function importVhd(task: DataTask, vdi: string, body: AsyncIterable<Uint8A
   }
 }
 
-function targetVdi(task: DataTask, format: string, lengthBytes: number | undefined): string {
+/** The VDI to write, and whether this request created it (then a failed import destroys it). */
+function targetVdi(
+  task: DataTask,
+  format: string,
+  lengthBytes: number | undefined,
+): { readonly vdi: string; readonly created: boolean } {
   const { ctx, url } = task
   const vdiParam = url.searchParams.get('vdi')
   const srParam = url.searchParams.get('sr_id')
   if (vdiParam !== null || srParam === null || format !== 'raw' || lengthBytes === undefined)
-    return resolveRefOrUuid(ctx, 'VDI', 'vdi', vdiParam)
+    return { vdi: resolveRefOrUuid(ctx, 'VDI', 'vdi', vdiParam), created: false }
   // sr_id + raw + Content-Length creates the VDI (xapi.md §3.4).
   const sr = resolveRefOrUuid(ctx, 'SR', 'sr_id', srParam)
-  return createVdi(ctx.db, { name_label: 'Imported VDI', SR: sr, virtual_size: lengthBytes, type: 'user' })
+  const vdi = createVdi(ctx.db, {
+    name_label: 'Imported VDI',
+    SR: sr,
+    virtual_size: lengthBytes,
+    type: 'user',
+  })
+  return { vdi, created: true }
 }
 
 function contentLength(request: IncomingMessage): number | undefined {
@@ -105,17 +117,24 @@ export function importRawVdiHandler(): HttpHandler {
     if (format !== 'raw' && url.searchParams.get('vdi') === null)
       throw new HttpRefusal(400, 'INTERNAL_ERROR', ['vdi is required with format=vhd'])
     const lengthBytes = contentLength(request)
-    const vdi = targetVdi(task, format, lengthBytes)
-    assertHasData(ctx, vdi)
-    const detach = attachToDom0(ctx, vdi, 'RW')
+    const { vdi, created } = targetVdi(task, format, lengthBytes)
+    let imported = false
     try {
-      sendDataHeader(response, task.task, { 'content-type': 'application/octet-stream' })
-      const body = receiveBody(request, task)
-      if (format === 'vhd') await importVhd(task, vdi, body)
-      else await importRaw(task, vdi, body, lengthBytes ?? 0)
+      assertHasData(ctx, vdi)
+      const detach = attachToDom0(ctx, vdi, 'RW')
+      try {
+        sendDataHeader(response, task.task, { 'content-type': 'application/octet-stream' })
+        const body = receiveBody(request, task)
+        if (format === 'vhd') await importVhd(task, vdi, body)
+        else await importRaw(task, vdi, body, lengthBytes ?? 0)
+        imported = true
+      } finally {
+        detach()
+        ctx.storage.refreshUtilisation(vdi)
+      }
     } finally {
-      detach()
-      ctx.storage.refreshUtilisation(vdi)
+      // A VDI made for this import holds nothing usable when it failed: leave none behind.
+      if (created && !imported && ctx.db.find('VDI', vdi) !== undefined) destroyVdi(ctx.db, vdi)
     }
     return `<value>${vdi}</value>`
   })
