@@ -113,7 +113,8 @@ export async function mergeVmBackups(
   const referenced = new Set(complete.filter((b) => b.metadata.mode === 'delta').flatMap((b) => b.files))
   const { chains, skipped } = planMergeChains(lineage, referenced, options.maxMergedDeltasPerRun)
   for (const chain of chains) {
-    merges.push(await mergeVhdChain(store, chain))
+    // The VM folder is the merge's scope: no path of a chain may lead out of it.
+    merges.push(await mergeVhdChain(store, chain, { scope: dir }))
     await options.lock?.refresh()
   }
   let rewritten = 0
@@ -138,7 +139,9 @@ export async function resumeInterruptedMerges(
     const slash = entry.path.lastIndexOf('/')
     const parent = MERGE_STATE.exec(entry.path.slice(slash + 1))?.[1]
     if (parent === undefined) continue
-    const resumed = await resumeVhdMerge(store, `${entry.path.slice(0, slash)}/${parent}`)
+    const resumed = await resumeVhdMerge(store, `${entry.path.slice(0, slash)}/${parent}`, {
+      scope: vmDir(vmUuid),
+    })
     if (resumed === undefined) continue
     merges.push(resumed)
     task?.info('resumed an interrupted merge', { path: entry.path })

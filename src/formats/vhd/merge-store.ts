@@ -1,11 +1,27 @@
 import { randomBytes } from 'node:crypto'
 import { open, rename, rm, stat } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { dirname, posix } from 'node:path'
+import { confinePath, resolveReference } from '../../shared/confine.ts'
 import { LocalFile } from './random-access-file.ts'
 import type { RandomAccessFile } from './random-access-file.ts'
 
-/** What a merge needs from the place the VHDs live: random access to files, and whole-file operations. */
+/** Options of MergeStore.confine. */
+export interface MergeConfineOptions {
+  /** Accept a path that does not exist (its existing folders are still checked). */
+  readonly allowMissing?: boolean
+}
+
+/**
+ * What a merge needs from the place the VHDs live: random access to files, whole-file operations,
+ * and the confinement check it runs on every path before opening, renaming or deleting it.
+ */
 export interface MergeStore {
+  /**
+   * Proves that `path` lies under the folder `scope` (both store paths) and is a regular file
+   * reached without any symlink (or, with `allowMissing`, absent), through src/shared/confine.ts;
+   * throws PathError (PATH_ESCAPE, PATH_SYMLINK, PATH_NOT_REGULAR, PATH_MISSING, PATH_INVALID).
+   */
+  confine(path: string, scope: string, options?: MergeConfineOptions): Promise<void>
   open(path: string, mode: 'read' | 'write'): Promise<RandomAccessFile>
   /** The file's bytes, or undefined when it does not exist. */
   readFile(path: string): Promise<Uint8Array | undefined>
@@ -27,8 +43,16 @@ async function syncDirectory(path: string): Promise<void> {
   }
 }
 
-/** A MergeStore over the local file system (paths as given). */
+/**
+ * A MergeStore over the local file system (paths as given, absolute or relative to the working
+ * directory); `confine` takes `scope` itself as the root: symlinks above it are the caller's choice.
+ */
 export const localMergeStore: MergeStore = {
+  async confine(path, scope, options = {}) {
+    // The path relative to the scope, refused by the gate when it leaves it (PATH_ESCAPE).
+    const inScope = resolveReference('', posix.relative(posix.resolve(scope), posix.resolve(path)))
+    await confinePath(scope, inScope, { symlinks: 'refuse', type: 'file', ...options })
+  },
   open: (path, mode) => LocalFile.open(path, mode),
   async readFile(path) {
     try {

@@ -38,6 +38,7 @@ export function killSwitchStore(
     close: async () => file.close?.(),
   })
   return {
+    confine: (path, scope, options) => store.confine(path, scope, options),
     open: async (path, mode) => wrapFile(await store.open(path, mode)),
     readFile: (path) => store.readFile(path),
     exists: (path) => store.exists(path),
