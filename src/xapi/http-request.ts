@@ -1,7 +1,7 @@
 import http from 'node:http'
 import https from 'node:https'
 import type { ClientRequest, IncomingMessage } from 'node:http'
-import { XapiTransportError } from './xapi-error.ts'
+import { XapiProtocolError, XapiTransportError } from './xapi-error.ts'
 
 /** One HTTP request to a XAPI host: `what` names it in errors (a method name or `GET /path`, never a URL with secrets). */
 export type HttpRequestSpec = {
@@ -102,6 +102,13 @@ export function openRequest(spec: HttpRequestSpec): OpenRequest {
   }
 }
 
+/**
+ * Largest RPC answer read (bytes). Far above what XAPI sends (a large pool's `get_all_records` is
+ * tens of MiB), low enough that a hostile server cannot make the client buffer and parse without
+ * end: the answer is held once as bytes and once as text, and the parse costs a small multiple.
+ */
+export const MAX_RPC_ANSWER_BYTES = 256 * 1024 * 1024
+
 /** The buffered answer of an RPC request. */
 export type BufferedAnswer = { readonly status: number; readonly contentType: string; readonly body: string }
 
@@ -110,10 +117,24 @@ export async function sendBuffered(spec: HttpRequestSpec, body: string): Promise
   const open = openRequest(spec)
   open.request.end(body)
   const res = await open.response
+  let tooLarge: XapiProtocolError | undefined
   try {
     const body = await new Promise<string>((resolve, reject) => {
       const chunks: Buffer[] = []
-      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      let total = 0
+      res.on('data', (chunk: Buffer) => {
+        total += chunk.length
+        if (total > MAX_RPC_ANSWER_BYTES) {
+          tooLarge = new XapiProtocolError(
+            `${spec.what} answer`,
+            `at most ${MAX_RPC_ANSWER_BYTES} bytes`,
+            `more (${total} bytes so far)`,
+          )
+          res.destroy(tooLarge)
+          return
+        }
+        chunks.push(chunk)
+      })
       res.once('error', reject)
       res.once('end', () => {
         resolve(Buffer.concat(chunks).toString('utf8'))
@@ -125,6 +146,8 @@ export async function sendBuffered(spec: HttpRequestSpec, body: string): Promise
     })
     return { status: res.statusCode ?? 0, contentType: res.headers['content-type'] ?? '', body }
   } catch (error) {
+    // Not a transport error: a retry would only fetch the same oversized answer again.
+    if (tooLarge !== undefined) throw tooLarge
     throw open.mapError(error)
   } finally {
     open.clearTimeout()

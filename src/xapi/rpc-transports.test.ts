@@ -3,6 +3,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, describe, it } from 'node:test'
 import { createJsonRpcTransport, createSelectingTransport, createXmlRpcTransport } from './rpc-transports.ts'
+import { MAX_RPC_ANSWER_BYTES } from './http-request.ts'
 import { XapiError, XapiProtocolError } from './xapi-error.ts'
 
 // Answers each POST with the next canned [status, content-type, body].
@@ -79,4 +80,57 @@ describe('RPC transports', () => {
     assert.equal(auto.kind, 'xml-rpc')
     assert.deepEqual(paths, ['/jsonrpc', '/', '/'])
   })
+
+  it('a hostile server: 20,000-deep JSON and XML answers are protocol errors, not stack overflows', async () => {
+    const deepJson = `{"jsonrpc":"2.0","result":${'['.repeat(20_000)}${']'.repeat(20_000)},"id":0}`
+    const deepXml = `<?xml version="1.0"?><methodResponse><params><param>${'<value><array><data>'.repeat(7_000)}${'</data></array></value>'.repeat(7_000)}</param></params></methodResponse>`
+    const { endpoint } = await cannedServer([
+      [200, 'application/json', deepJson],
+      [200, 'text/xml', deepXml],
+    ])
+    await assert.rejects(
+      createJsonRpcTransport(endpoint).call('VM.get_all', [], options),
+      (e: unknown) =>
+        e instanceof XapiProtocolError && /at most 64 nested arrays and objects, got 20001/.test(e.message),
+    )
+    await assert.rejects(
+      createXmlRpcTransport(endpoint).call('VM.get_all', [], options),
+      (e: unknown) => e instanceof XapiProtocolError && /at most 256 nested elements/.test(e.message),
+    )
+  })
+
+  it(
+    'a hostile server: an answer over MAX_RPC_ANSWER_BYTES is a protocol error, read no further',
+    { timeout: 60_000 },
+    async () => {
+      let sent = 0
+      const server = http.createServer((req, res) => {
+        req.resume()
+        res.writeHead(200, { 'content-type': 'application/json' })
+        const chunk = Buffer.alloc(1024 * 1024, 0x20)
+        const pump = (): void => {
+          while (!res.destroyed && sent <= 2 * MAX_RPC_ANSWER_BYTES) {
+            sent += chunk.length
+            if (!res.write(chunk)) {
+              res.once('drain', pump)
+              return
+            }
+          }
+          res.end()
+        }
+        pump()
+      })
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+      after(() => {
+        server.closeAllConnections()
+        server.close()
+      })
+      const baseUrl = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)
+      await assert.rejects(
+        createJsonRpcTransport({ baseUrl, agent: new http.Agent() }).call('VM.get_all_records', [], options),
+        (e: unknown) => e instanceof XapiProtocolError && /at most 268435456 bytes/.test(e.message),
+      )
+      assert.ok(sent < 2 * MAX_RPC_ANSWER_BYTES, `the client read ${sent} bytes`)
+    },
+  )
 })

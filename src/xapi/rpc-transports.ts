@@ -28,6 +28,28 @@ function excerpt(text: string): string {
     .slice(0, 120)
 }
 
+// Deeper than any XAPI value (event.from: struct → events → snapshot → map is 5); code that walks
+// the answer recursively must never meet a hostile 20,000-deep array.
+const MAX_JSON_DEPTH = 64
+
+/** The deepest nesting of arrays and objects in JSON `text` (strings skipped), scanned without parsing. */
+function jsonDepth(text: string): number {
+  let depth = 0
+  let deepest = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c)
+        i++ // backslash: skip the escaped character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b || c === 0x7b) deepest = Math.max(deepest, ++depth)
+    else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return deepest
+}
+
 function jsonRpcError(error: unknown, method: string): XapiError {
   // v1 puts [CODE, params…] in `error`; v2 an object {code: 1, message: CODE, data: params} (xapi.md §1.3).
   if (Array.isArray(error)) {
@@ -66,6 +88,14 @@ export function createJsonRpcTransport(endpoint: RpcEndpoint): RpcTransport {
         throw new JsonRpcUnsupportedError(`${method} over JSON-RPC`, 'HTTP 200 application/json', got)
       }
       let parsed: { result?: XapiValue; error?: unknown; id?: unknown }
+      const depth = jsonDepth(answer.body)
+      if (depth > MAX_JSON_DEPTH) {
+        throw new XapiProtocolError(
+          `${method} JSON-RPC answer`,
+          `at most ${MAX_JSON_DEPTH} nested arrays and objects`,
+          String(depth),
+        )
+      }
       try {
         parsed = JSON.parse(answer.body) as typeof parsed
       } catch {
