@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { REDACTED, isSecretKey, redact, redactText } from './redact.ts'
+import type { Json, JsonObject } from '../shared/json.ts'
+import { MAX_REDACT_DEPTH, NESTED_TOO_DEEP, REDACTED, isSecretKey, redact, redactText } from './redact.ts'
 
 describe('redact', () => {
   it('replaces secret-named fields at any depth, including whole credential objects', () => {
@@ -33,6 +34,25 @@ describe('redact', () => {
       `GET https://root:${REDACTED}@host/export?ref=OpaqueRef:1&session_id=${REDACTED}&x=1 failed`,
     )
     assert.equal(redactText('nfs://server:/export'), 'nfs://server:/export')
+    assert.equal(
+      redactText('https://h/x?user=a&password=s3cret#top'),
+      `https://h/x?user=a&password=${REDACTED}#top`,
+    )
+    for (const key of ['token', 'secret', 'access_key', 'secret_key', 'api_key'])
+      assert.equal(redactText(`u?${key}=v1&x=1`), `u?${key}=${REDACTED}&x=1`, key)
+  })
+
+  it('replaces values nested deeper than MAX_REDACT_DEPTH instead of recursing into them', () => {
+    let deep: Json = 'leaf'
+    for (let i = 0; i < 20_000; i++) deep = [deep]
+    let out = redact({ deep })
+    let depth = 0
+    while (typeof out === 'object' && out !== null) {
+      out = Array.isArray(out) ? ((out as Json[])[0] ?? null) : ((out as JsonObject).deep ?? null)
+      depth++
+    }
+    assert.equal(out, NESTED_TOO_DEEP)
+    assert.equal(depth, MAX_REDACT_DEPTH)
   })
 
   it('recognises secret keys in their usual spellings', () => {

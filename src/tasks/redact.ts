@@ -16,16 +16,32 @@ export function isSecretKey(key: string): boolean {
 }
 
 /**
- * Returns a copy of `value` in which every secret-named property is replaced by REDACTED and
- * every string is passed through redactText; the input is not modified.
+ * Values nested deeper than this are replaced by NESTED_TOO_DEEP: task data is a few levels deep,
+ * and a log written by another tool may nest 20,000 levels, which every recursive walk after this
+ * one (JSON.stringify, the renderers) would overflow the stack on.
+ */
+export const MAX_REDACT_DEPTH = 64
+
+/** What replaces a value nested deeper than MAX_REDACT_DEPTH. */
+export const NESTED_TOO_DEEP = `[nested deeper than ${MAX_REDACT_DEPTH} levels]`
+
+/**
+ * Returns a copy of `value` in which every secret-named property is replaced by REDACTED, every
+ * string is passed through redactText, and every container nested deeper than MAX_REDACT_DEPTH is
+ * replaced by NESTED_TOO_DEEP; the input is not modified. Applied on write and again on read.
  */
 export function redact(value: Json): Json {
+  return redactAt(value, 0)
+}
+
+function redactAt(value: Json, depth: number): Json {
   if (typeof value === 'string') return redactText(value)
   if (value === null || typeof value !== 'object') return value
-  if (Array.isArray(value)) return (value as readonly Json[]).map(redact)
+  if (depth >= MAX_REDACT_DEPTH) return NESTED_TOO_DEEP
+  if (Array.isArray(value)) return (value as readonly Json[]).map((item) => redactAt(item, depth + 1))
   const out: Record<string, Json> = {}
   for (const [key, item] of Object.entries(value as JsonObject)) {
-    out[key] = isSecretKey(key) && item !== null && item !== '' ? REDACTED : redact(item)
+    out[key] = isSecretKey(key) && item !== null && item !== '' ? REDACTED : redactAt(item, depth + 1)
   }
   return out
 }

@@ -1,7 +1,7 @@
 import type { Json, JsonObject } from '../shared/json.ts'
 import { formatBytes, formatDuration, formatRate, jsonText } from './format.ts'
 import type { LogEntry, NodeStatus, TaskTreeNode } from './tree.ts'
-import { runStatus } from './tree.ts'
+import { countDescendants, runStatus } from './tree.ts'
 
 const ICON: Record<NodeStatus, string> = {
   success: '✔',
@@ -73,14 +73,22 @@ function errorLine(node: TaskTreeNode, error: JsonObject): string {
   return `error: ${jsonText(error.message)}${code}${because}`
 }
 
+/**
+ * Tasks nested deeper than this are summarised in one line: real runs nest 4–6 levels (job, VM,
+ * remote, step), and a hostile log chaining 100,000 tasks would otherwise print a 300,000-column
+ * prefix per line and recurse that deep.
+ */
+export const MAX_RENDER_DEPTH = 32
+
 function renderNode(
   node: TaskTreeNode,
   prefix: string,
   isLast: boolean,
-  isRoot: boolean,
+  depth: number,
   lines: string[],
   nowMs?: number,
 ) {
+  const isRoot = depth === 0
   const branch = isRoot ? '' : isLast ? '└─ ' : '├─ '
   lines.push(`${prefix}${branch}${ICON[node.status]} ${[title(node), ...facts(node, nowMs)].join('  ')}`)
   const childPrefix = isRoot ? '' : `${prefix}${isLast ? '   ' : '│  '}`
@@ -92,23 +100,38 @@ function renderNode(
   const fromChild =
     error !== undefined && node.tasks.some((t) => JSON.stringify(t.error) === JSON.stringify(error))
   if (error !== undefined && !fromChild) lines.push(`${detail}${errorLine(node, error)}`)
+  if (depth >= MAX_RENDER_DEPTH && node.tasks.length > 0) {
+    const hidden = countDescendants(node)
+    lines.push(
+      `${childPrefix}└─ … ${hidden} task${hidden > 1 ? 's' : ''} nested deeper than ${MAX_RENDER_DEPTH} levels not shown (counted in the status)`,
+    )
+    return
+  }
   node.tasks.forEach((child, i) => {
-    renderNode(child, childPrefix, i === node.tasks.length - 1, false, lines, nowMs)
+    renderNode(child, childPrefix, i === node.tasks.length - 1, depth + 1, lines, nowMs)
   })
 }
 
-function countWarnings(node: TaskTreeNode): number {
-  return node.warnings.length + node.tasks.reduce((n, child) => n + countWarnings(child), 0)
+function countWarnings(root: TaskTreeNode): number {
+  let count = 0
+  const stack = [root]
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    count += node.warnings.length
+    for (const child of node.tasks) stack.push(child)
+  }
+  return count
 }
 
 /**
  * Renders a tree as text for the CLI: one line per task with status icon, title, duration, and
  * size + throughput when the result has a `size`; infos, warnings and errors under their task;
- * then a summary line with the run status. `nowMs` gives running tasks their elapsed time.
+ * then a summary line with the run status. `nowMs` gives running tasks their elapsed time. Tasks
+ * deeper than MAX_RENDER_DEPTH are summarised in one line; the status and the warning count
+ * still cover the whole tree (computed without recursion).
  */
 export function renderTaskTree(root: TaskTreeNode, options: { nowMs?: number } = {}): string {
   const lines: string[] = []
-  renderNode(root, '', true, true, lines, options.nowMs)
+  renderNode(root, '', true, 0, lines, options.nowMs)
   const warnings = countWarnings(root)
   const end = root.end === undefined ? '' : ` in ${formatDuration(root.end - root.start)}`
   lines.push(

@@ -4,7 +4,7 @@ import { BackupError, serializeError } from '../shared/errors.ts'
 import { newTaskId } from '../shared/ids.ts'
 import type { Json, JsonObject } from '../shared/json.ts'
 import type { EndStatus, TaskSink } from './events.ts'
-import { redact, redactObject } from './redact.ts'
+import { redact, redactObject, redactText } from './redact.ts'
 
 /** What a task is about: the seed's `task.start(message?, data?)`. */
 export interface TaskProperties {
@@ -86,7 +86,7 @@ class TaskNode implements Task {
 
   #log(event: 'task.info' | 'task.warning', message: string, data: JsonObject | undefined): void {
     const timestamp = this.#context.clock.now()
-    const safeMessage = redact(message) as string
+    const safeMessage = redactText(message)
     this.#context.sink.write(
       data === undefined
         ? { event, id: this.id, timestamp, message: safeMessage }
@@ -132,7 +132,7 @@ async function runTaskIn<T>(
     id,
     ...(parentId === undefined ? {} : { parentId }),
     timestamp: clock.now(),
-    ...(properties.message === undefined ? {} : { message: properties.message }),
+    ...(properties.message === undefined ? {} : { message: redactText(properties.message) }),
     ...(properties.data === undefined ? {} : { data: redactObject(properties.data) }),
   })
   let value: T

@@ -122,31 +122,75 @@ export function buildTaskTrees(events: Iterable<TaskEvent>, options: BuildOption
 /** The status of a whole run (or any subtree) computed from the tree, as reports show it. */
 export type RunStatus = 'success' | 'failure' | 'skipped' | 'interrupted' | 'pending'
 
-function sameAttempt(a: TaskTreeNode, b: TaskTreeNode): boolean {
-  return a.message === b.message && JSON.stringify(a.data ?? null) === JSON.stringify(b.data ?? null)
+/** The key of an attempt: retries of one step share their message and data. */
+function attemptKey(node: TaskTreeNode): string {
+  return `${node.message ?? ''}\0${JSON.stringify(node.data ?? null)}`
 }
 
-/** True when a later sibling with the same message and data succeeded: a retried step. */
-function isSuperseded(node: TaskTreeNode, siblings: readonly TaskTreeNode[]): boolean {
-  const index = siblings.indexOf(node)
-  return siblings.slice(index + 1).some((s) => s.status === 'success' && sameAttempt(s, node))
+/** The failed children that a later sibling with the same message and data retried with success. */
+function supersededChildren(node: TaskTreeNode): Set<TaskTreeNode> {
+  const out = new Set<TaskTreeNode>()
+  const succeededLater = new Set<string>()
+  // One pass from the last child back: linear in the number of siblings, however many there are.
+  for (let i = node.tasks.length - 1; i >= 0; i--) {
+    const child = node.tasks[i] as TaskTreeNode
+    if (child.status === 'failure' && succeededLater.has(attemptKey(child))) out.add(child)
+    if (child.status === 'success') succeededLater.add(attemptKey(child))
+  }
+  return out
 }
 
-/**
- * Status rules (docs/design.md "Task log"): pending or interrupted anywhere wins (a live or crashed
- * run); then failure if the node or any descendant failed, unless the failed step was retried
- * with success; then skipped if the node was skipped, or ended well but every child was skipped
- * (nothing was done); otherwise success. Warnings never change the status.
- */
-export function runStatus(node: TaskTreeNode): RunStatus {
-  const own = node.status
-  const children = node.tasks
-    .filter((child) => !(child.status === 'failure' && isSuperseded(child, node.tasks)))
-    .map(runStatus)
+function combine(own: NodeStatus, children: readonly RunStatus[]): RunStatus {
   if (own === 'pending' || children.includes('pending')) return 'pending'
   if (own === 'interrupted' || children.includes('interrupted')) return 'interrupted'
   if (own === 'failure' || children.includes('failure')) return 'failure'
   if (own === 'skipped') return 'skipped'
   if (children.length > 0 && children.every((s) => s === 'skipped')) return 'skipped'
   return 'success'
+}
+
+/**
+ * The run status of `root` and of every node below it, computed in one iterative post-order walk
+ * (a log can chain tasks 100,000 deep: recursion would overflow the stack). Rules: see runStatus.
+ */
+export function runStatuses(root: TaskTreeNode): Map<TaskTreeNode, RunStatus> {
+  const out = new Map<TaskTreeNode, RunStatus>()
+  const stack: { node: TaskTreeNode; expanded: boolean }[] = [{ node: root, expanded: false }]
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const { node } = item
+    if (out.has(node)) continue
+    if (!item.expanded) {
+      stack.push({ node, expanded: true })
+      for (const child of node.tasks) stack.push({ node: child, expanded: false })
+      continue
+    }
+    const superseded = supersededChildren(node)
+    const children = node.tasks
+      .filter((child) => !superseded.has(child))
+      .map((child) => out.get(child) ?? 'pending')
+    out.set(node, combine(node.status, children))
+  }
+  return out
+}
+
+/**
+ * Status rules (docs/design.md "Task log"): pending or interrupted anywhere wins (a live or crashed
+ * run); then failure if the node or any descendant failed, unless the failed step was retried
+ * with success; then skipped if the node was skipped, or ended well but every child was skipped
+ * (nothing was done); otherwise success. Warnings never change the status. Iterative (runStatuses).
+ */
+export function runStatus(node: TaskTreeNode): RunStatus {
+  return runStatuses(node).get(node) ?? 'pending'
+}
+
+/** How many tasks are below `node` (all depths), counted without recursion. */
+export function countDescendants(node: TaskTreeNode): number {
+  let count = 0
+  const stack: TaskTreeNode[] = node.tasks.slice()
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    count++
+    // A loop, not push(...tasks): spreading 100,000 children would overflow the stack.
+    for (const child of next.tasks) stack.push(child)
+  }
+  return count
 }

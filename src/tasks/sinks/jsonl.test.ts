@@ -9,7 +9,7 @@ import { buildTaskTrees, runStatus } from '../tree.ts'
 import type { TaskTreeNode } from '../tree.ts'
 import { runScriptedJob } from '../testing/scripted-job.ts'
 import { JsonlFileSink } from './jsonl-sink.ts'
-import { parseTaskLog, readTaskLog } from './jsonl-reader.ts'
+import { MAX_LINE_BYTES, parseTaskLog, readTaskLog } from './jsonl-reader.ts'
 
 let dir = ''
 before(async () => {
@@ -102,6 +102,45 @@ describe('JSONL task log', () => {
       { line: 4, reason: 'field status: expected success, failure or skipped, got "ok"' },
       { line: 5, reason: 'expected a JSON object' },
     ])
+  })
+
+  it('judges text that is mostly not events as not a task log, after 20 rejected lines', () => {
+    const start = JSON.stringify({ event: 'job.start', id: 'j', timestamp: 1, data: {} })
+    const nineteen = Array.from({ length: 19 }, () => 'garbage')
+    assert.equal(parseTaskLog([start, ...nineteen, start].join('\n')).rejected.length, 19)
+    assert.throws(
+      () => parseTaskLog([...nineteen, 'garbage', start].join('\n'), 'x.jsonl'),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'TASK_LOG_INVALID')
+        assert.equal(e.message, 'x.jsonl: not a task log: 20 of the first 20 lines are not task events')
+        return true
+      },
+    )
+    // As many events as rejected lines: a damaged log, still shown.
+    const mixed = Array.from({ length: 40 }, (_, i) => (i % 2 === 1 ? 'garbage' : start)).join('\n')
+    assert.equal(parseTaskLog(mixed).rejected.length, 20)
+  })
+
+  it('redacts what it reads, bounds nesting, and refuses overlong lines', async () => {
+    const deep = `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`
+    const text = [
+      JSON.stringify({ event: 'job.start', id: 'j', timestamp: 1, data: { password: 'hunter2' } }),
+      `{"event":"task.info","id":"j","timestamp":2,"message":"https://h/?password=s3cret","data":{"deep":${deep}}}`,
+      '',
+    ].join('\n')
+    const { events, rejected } = parseTaskLog(text)
+    assert.deepEqual(rejected, [])
+    assert.equal(JSON.stringify(events).includes('hunter2'), false)
+    assert.equal(JSON.stringify(events).includes('s3cret'), false)
+    assert.match(JSON.stringify(events[1]), /nested deeper than 64 levels/)
+    const path = join(dir, 'long.jsonl')
+    await writeFile(
+      path,
+      `${'x'.repeat(MAX_LINE_BYTES + 1)}\n${JSON.stringify({ event: 'job.start', id: 'j', timestamp: 1, data: {} })}\n`,
+    )
+    const read = await readTaskLog(path)
+    assert.deepEqual(read.rejected, [{ line: 1, reason: `line longer than ${MAX_LINE_BYTES} bytes` }])
+    assert.equal(read.events.length, 1)
   })
 
   it('never writes secrets given in data', async () => {
