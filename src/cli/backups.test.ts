@@ -109,4 +109,30 @@ describe('xapi-backup backups', () => {
     assert.equal(missing.code, 1)
     assert.match(missing.err, /no such backup/)
   })
+
+  it('says so on an empty remote, takes a bare absolute path, refuses file://relative with the form to write', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'cli-backups-empty-'))
+    try {
+      for (const command of ['list', 'check']) {
+        const run = await cli('backups', command, empty)
+        assert.deepEqual(run, { code: 0, out: `no backups in file://${empty}\n`, err: '' }, command)
+      }
+      const vm = await cli('backups', 'list', `file://${empty}`, '--vm', IDS.vm)
+      assert.equal(vm.out, `no backups of VM ${IDS.vm} in file://${empty}\n`)
+      const listed = await cli('backups', 'list', dir)
+      assert.equal(listed.code, 0, listed.err)
+      assert.match(listed.out, new RegExp(`^${IDS.vm}: \\d+ backup\\(s\\)$`, 'm'))
+      const relative = await cli('backups', 'list', 'file://srv/backups')
+      assert.equal(relative.code, 2)
+      assert.match(
+        relative.err,
+        /^error: .*file:\/\/srv\/backups is not an absolute path.* hint: write file:\/\/\/absolute\/path, e\.g\. file:\/\/\/.+\/srv\/backups\n$/,
+      )
+      const badVm = await cli('backups', 'list', empty, '--vm', 'not-a-uuid')
+      assert.equal(badVm.code, 2)
+      assert.match(badVm.err, /^error: .*--vm.*expected a VM UUID, got "not-a-uuid".*\n$/)
+    } finally {
+      await rm(empty, { recursive: true, force: true })
+    }
+  })
 })

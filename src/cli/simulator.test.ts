@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -89,4 +89,23 @@ describe('xapi-backup simulator', () => {
       await rm(dir, { recursive: true, force: true })
     }
   })
+
+  it(
+    'creates a missing --data-dir (and its parents) and keeps its data there',
+    { timeout: 60_000 },
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'sim-cli-'))
+      try {
+        const dataDir = join(dir, 'not', 'yet')
+        const { child, lines, exited, stderr } = await runUntilReady(['--data-dir', dataDir])
+        assert.match(lines.find((l) => l.startsWith('url: ')) ?? '', /^url: http:\/\//, stderr())
+        assert.ok((await stat(dataDir)).isDirectory())
+        assert.ok((await readdir(dataDir)).length > 0, 'the simulator keeps its blocks there')
+        child.kill('SIGTERM')
+        assert.equal(((await exited) as [number | null])[0], 0)
+      } finally {
+        await rm(dir, { recursive: true, force: true })
+      }
+    },
+  )
 })

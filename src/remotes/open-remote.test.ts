@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { openRemote } from './open-remote.ts'
+import type { RemoteError } from './remote-error.ts'
 import { rejectsWith } from './testing/conformance.ts'
 
 describe('openRemote', () => {
@@ -37,5 +38,30 @@ describe('openRemote', () => {
       readOnly: false,
     })
     await other.close()
+  })
+
+  it('says what to do when a local folder is missing or is not a folder; takes a bare absolute path', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'open-remote-'))
+    try {
+      const bare = await openRemote(dir)
+      assert.equal(bare.remote.description, `file://${dir}`)
+      await bare.close()
+      const missing = join(dir, 'not yet')
+      const error = await openRemote(`file://${missing}`).then(
+        () => assert.fail('a missing folder must be refused'),
+        (e: unknown) => e as RemoteError,
+      )
+      assert.equal(error.code, 'NOT_FOUND')
+      assert.equal(error.message, 'the remote folder does not exist')
+      assert.deepEqual(error.details, {
+        path: missing,
+        hint: `create it first (mkdir -p '${missing}'), or check the path`,
+      })
+      await writeFile(join(dir, 'file'), 'x')
+      await rejectsWith(openRemote(join(dir, 'file')), 'NOT_FOUND')
+      await rejectsWith(openRemote('file://relative/dir'), 'INVALID_URL')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -3,7 +3,7 @@ import { inspect } from 'node:util'
 import { describe, it } from 'node:test'
 import { isRemoteError } from './remote-error.ts'
 import { Secret } from './secret.ts'
-import { formatRemoteUrl, parseRemoteUrl, redactRemoteUrl } from './url.ts'
+import { formatRemoteUrl, parseRemoteArgument, parseRemoteUrl, redactRemoteUrl } from './url.ts'
 import type { RemoteUrl } from './url.ts'
 
 // The cases of XO's xo-remote-parser round-trip table (xen-orchestra-backups.md §10), written
@@ -159,5 +159,78 @@ describe('remote URLs (XO grammar)', () => {
         bad,
       )
     }
+  })
+})
+
+describe('remote URLs: secrets with reserved characters, no credentials, command-line forms', () => {
+  const SECRET = 'Se#cR?eT/x@y'
+  const FRAGMENTS = ['Se#cR', 'cR?eT', 'eT/x', 'x@y', '#cR', '?eT']
+  const shown = (url: RemoteUrl): string => `${redactRemoteUrl(url)} ${JSON.stringify(url)} ${inspect(url)}`
+
+  it('keeps an unencoded secret holding # ? / @ whole, out of host, path, region and display', () => {
+    const url = parseRemoteUrl(`s3://KEY:${SECRET}@host.example:9000/bucket/dir?forcePathStyle=true#eu-1`)
+    assert.deepEqual(revealed(url), {
+      type: 's3',
+      protocol: 'https',
+      host: 'host.example:9000',
+      path: '/bucket/dir',
+      username: 'KEY',
+      password: SECRET,
+      region: 'eu-1',
+      options: { forcePathStyle: true },
+    })
+    for (const fragment of FRAGMENTS) assert.ok(!shown(url).includes(fragment), fragment)
+    const plain = parseRemoteUrl('s3://KEY:SE#CR?ET@host/bucket')
+    assert.equal(redactRemoteUrl(plain), 's3://KEY:***@host/bucket')
+  })
+
+  it('refuses a malformed s3 URL without echoing any part of it', () => {
+    for (const bad of [
+      `s3://KEY:${SECRET}@`,
+      `s3://KEY:${SECRET}@bad host/b`,
+      `s3://KEY:${SECRET}@h/b?x=%ZZ`,
+    ]) {
+      assert.throws(
+        () => parseRemoteUrl(bad),
+        (error: unknown) =>
+          isRemoteError(error, 'INVALID_URL') &&
+          FRAGMENTS.every((f) => !JSON.stringify(error).includes(f) && !(error as Error).message.includes(f)),
+        bad,
+      )
+    }
+  })
+
+  it('shows an s3 URL without credentials as it is, without :***@', () => {
+    const anonymous = parseRemoteUrl('s3+http://127.0.0.1:9000/bucket/dir')
+    assert.equal(redactRemoteUrl(anonymous), 's3+http://127.0.0.1:9000/bucket/dir')
+    assert.equal(formatRemoteUrl(anonymous), 's3+http://127.0.0.1:9000/bucket/dir')
+    assert.equal(redactRemoteUrl(parseRemoteUrl('s3://KEY@host/b')), 's3://KEY@host/b')
+    assert.equal(redactRemoteUrl(parseRemoteUrl('s3://KEY:s@host/b')), 's3://KEY:***@host/b')
+  })
+
+  it('on the command line: a bare absolute path is a local folder, file://relative is refused with the form to write', () => {
+    assert.deepEqual(parseRemoteArgument('/srv/backups'), { type: 'file', path: '/srv/backups', options: {} })
+    assert.equal(parseRemoteArgument('file:///srv/b?useVhdDirectory=true').type, 'file')
+    for (const [text, hint] of [
+      ['file://backups', 'file:///absolute/path, e.g. file:///home/me/backups'],
+      ['file://./b?encryptionKey=%22k3y%22', 'file:///absolute/path, e.g. file:///home/me/b'],
+      ['backups', 'file:///home/me/backups'],
+    ] as const) {
+      assert.throws(
+        () => parseRemoteArgument(text, '/home/me'),
+        (error: unknown) =>
+          isRemoteError(error, 'INVALID_URL') &&
+          (error.details?.hint as string).endsWith(hint) &&
+          !JSON.stringify(error).includes('k3y'),
+        text,
+      )
+    }
+    // Without a scheme but with credentials: refused, and nothing of it is echoed.
+    assert.throws(
+      () => parseRemoteArgument('KEY:hunter2@host/bucket'),
+      (error: unknown) => isRemoteError(error, 'INVALID_URL') && !JSON.stringify(error).includes('hunter2'),
+    )
+    // XO's own grammar still restores the slash early XO clients forgot (stored remotes).
+    assert.equal(parseRemoteUrl('file://var/lib/xoa').type === 'file', true)
   })
 })

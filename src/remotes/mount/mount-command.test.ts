@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { describe, it } from 'node:test'
 import { rejectsWith } from '../testing/conformance.ts'
 import { parseRemoteUrl } from '../url.ts'
+import type { RemoteError } from '../remote-error.ts'
 import type { RemoteUrl } from '../url.ts'
 import { buildMountCommand } from './mount-command.ts'
 import type { MountCommand } from './mount-command.ts'
-import { openMountedRemote } from './mounted-remote.ts'
+import { openMountedRemote, spawnCommand } from './mounted-remote.ts'
 
 type Mountable = Extract<RemoteUrl, { type: 'nfs' | 'smb' }>
 const mountable = (text: string) => parseRemoteUrl(text) as Mountable
@@ -78,6 +79,57 @@ describe('mount commands', () => {
         openMountedRemote(mountable('nfs://nas:/e'), { mountsDir: dir, isRoot: false }),
         'UNSUPPORTED',
       )
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('a failed mount removes the mount point it created, and only that', { timeout: 30_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mounts-'))
+    try {
+      // A fake mount(8), run through the real spawner: says what mount says without nfs-common.
+      const fake = join(dir, 'fake-mount')
+      await writeFile(
+        fake,
+        '#!/bin/sh\necho "mount: $4: bad option; you might need a /sbin/mount.<type> helper program." >&2\nexit 32\n',
+      )
+      await chmod(fake, 0o755)
+      const mountsDir = join(dir, 'run', 'mounts')
+      const error = await openMountedRemote(mountable('nfs://nas:/e'), {
+        mountsDir,
+        isRoot: true,
+        runCommand: (command) => spawnCommand({ ...command, file: fake }),
+      }).then(
+        () => assert.fail('the mount should fail'),
+        (e: unknown) => e as RemoteError,
+      )
+      assert.equal(error.code, 'MOUNT_FAILED')
+      assert.match(error.details?.hint as string, /nfs-common/)
+      assert.deepEqual(await readdir(dir), ['fake-mount'], 'no mount point (nor its parents) left behind')
+
+      // A mount command that cannot even start: same cleanup, a hint, no raw spawn error.
+      await rejectsWith(
+        openMountedRemote(mountable('smb://u:hunter2@d\\\\h\\s\0'), {
+          mountsDir,
+          isRoot: true,
+          runCommand: (command) => spawnCommand({ ...command, file: join(dir, 'no-such-mount') }),
+        }),
+        'MOUNT_FAILED',
+      )
+      assert.deepEqual(await readdir(dir), ['fake-mount'])
+
+      // A mount point that was already there (left by someone else) is left alone.
+      const mountPoint = error.details?.mountPoint as string
+      await mkdir(mountPoint, { recursive: true })
+      await rejectsWith(
+        openMountedRemote(mountable('nfs://nas:/e'), {
+          mountsDir,
+          isRoot: true,
+          runCommand: (command) => spawnCommand({ ...command, file: fake }),
+        }),
+        'MOUNT_FAILED',
+      )
+      assert.deepEqual(await readdir(mountsDir), [basename(mountPoint)])
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
