@@ -1,11 +1,14 @@
-// Task-log benchmarks: the JSONL sink against plain ways of writing the same bytes.
-import { appendFile, writeFile } from 'node:fs/promises'
+// Task-log benchmarks: the JSONL sink against plain ways of writing the same lines to a file, and
+// the Task API against serialising the events it produces (a scale: what the events cost to log).
+import { createWriteStream } from 'node:fs'
+import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { finished } from 'node:stream/promises'
 import { runJob } from '../src/tasks/task.ts'
 import type { TaskEvent, TaskSink } from '../src/tasks/events.ts'
 import { JsonlFileSink } from '../src/tasks/sinks/jsonl-sink.ts'
-import type { Benchmark } from './harness.ts'
-import { timeSeconds } from './harness.ts'
+import type { Benchmark, Sample } from './harness.ts'
+import { timeWithCpu } from './harness.ts'
 
 const VMS = 2000
 
@@ -37,61 +40,76 @@ async function scriptedRun(sink: TaskSink): Promise<void> {
 
 export const benchmarks: Benchmark[] = [
   {
-    name: 'tasks.jsonl-sink',
-    async run({ dir, report }) {
+    name: 'tasks.log',
+    async setup({ dir }) {
       const events: TaskEvent[] = []
       await scriptedRun({ write: (e) => events.push(e) })
-      const lines = events.map((e) => `${JSON.stringify(e)}\n`)
-
-      // The sink alone: replay the recorded events and flush (close's fsync is left out, as the
-      // references do not fsync either). Serialising each event is part of the sink's cost.
-      const sink = await JsonlFileSink.open(join(dir, 'sink.jsonl'))
-      const sinkSeconds = await timeSeconds(async () => {
-        for (const event of events) sink.write(event)
-        await sink.flush()
-      })
-      await sink.close()
-      // The Task API alone (ids, redaction, results) into a sink that drops events.
-      const apiSeconds = await timeSeconds(() => scriptedRun({ write: () => undefined }))
-      const stringifySeconds = await timeSeconds(() => {
-        for (const event of events) JSON.stringify(event)
-        return Promise.resolve()
-      })
-      const appendSeconds = await timeSeconds(async () => {
-        for (const line of lines) await appendFile(join(dir, 'append.jsonl'), line)
-      })
-      const oneWriteSeconds = await timeSeconds(() => writeFile(join(dir, 'one.jsonl'), lines.join('')))
-      const rate = (s: number): number => Math.round(events.length / s)
-      report({
-        name: 'tasks.jsonl-sink.events-per-second',
-        value: rate(sinkSeconds),
-        unit: 'events/s',
-        reference: {
-          name: 'fs.appendFile loop of the same lines',
-          value: rate(appendSeconds),
-          unit: 'events/s',
+      const work = { amount: events.length, unit: 'events' }
+      const path = join(dir, 'log.jsonl')
+      // Each side writes a fresh file; opening it and removing it afterwards are not timed.
+      const fresh = async (write: () => Promise<Sample>): Promise<Sample> => {
+        await rm(path, { force: true })
+        return write()
+      }
+      return {
+        sides: {
+          oneWrite: {
+            name: 'JSON.stringify of each event, then one writeFile of all lines',
+            work,
+            measure: () =>
+              fresh(() =>
+                timeWithCpu(() => writeFile(path, events.map((e) => `${JSON.stringify(e)}\n`).join(''))),
+              ),
+          },
+          sink: {
+            name: 'JsonlFileSink.write of each event, then flush (no fsync)',
+            work,
+            measure: () =>
+              fresh(async () => {
+                const sink = await JsonlFileSink.open(path)
+                const sample = await timeWithCpu(async () => {
+                  for (const event of events) sink.write(event)
+                  await sink.flush()
+                })
+                await sink.close()
+                return sample
+              }),
+          },
+          stream: {
+            name: 'fs.createWriteStream, one write(JSON.stringify(event)) per event, then end',
+            work,
+            measure: () =>
+              fresh(async () => {
+                const stream = createWriteStream(path, { flags: 'a' })
+                await new Promise((resolve) => stream.once('open', resolve))
+                return timeWithCpu(async () => {
+                  for (const event of events) stream.write(`${JSON.stringify(event)}\n`)
+                  stream.end()
+                  await finished(stream)
+                })
+              }),
+          },
+          api: {
+            name: `runJob/task.run of ${VMS} VMs (ids, redaction, results) into a sink that drops events`,
+            work,
+            measure: () => timeWithCpu(() => scriptedRun({ write: () => undefined })),
+          },
+          stringify: {
+            name: 'JSON.stringify of the same events',
+            work,
+            measure: () =>
+              timeWithCpu(() => {
+                for (const event of events) JSON.stringify(event)
+                return Promise.resolve()
+              }),
+          },
         },
-      })
-      report({
-        name: 'tasks.jsonl-sink.vs-single-write',
-        value: rate(sinkSeconds),
-        unit: 'events/s',
-        reference: {
-          name: 'one writeFile of all lines (upper bound)',
-          value: rate(oneWriteSeconds),
-          unit: 'events/s',
-        },
-      })
-      report({
-        name: 'tasks.task-api.events-per-second',
-        value: rate(apiSeconds),
-        unit: 'events/s',
-        reference: {
-          name: 'JSON.stringify of the same events',
-          value: rate(stringifySeconds),
-          unit: 'events/s',
-        },
-      })
+        figures: [
+          { name: 'tasks.jsonl-sink.vs-one-write', subject: 'sink', reference: 'oneWrite' },
+          { name: 'tasks.jsonl-sink.vs-write-stream', subject: 'sink', reference: 'stream' },
+          { name: 'tasks.task-api.vs-stringify', subject: 'api', reference: 'stringify' },
+        ],
+      }
     },
   },
 ]
