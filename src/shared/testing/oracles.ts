@@ -25,6 +25,13 @@ export const SHA1SUM: OracleTool = {
   install: 'apt-get install coreutils',
 }
 
+/** coreutils' md5sum, an independent MD5 for the `$1$$<md5>` `.xva.checksum` files XO writes. */
+export const MD5SUM: OracleTool = {
+  name: 'md5sum',
+  probe: ['md5sum', '--version'],
+  install: 'apt-get install coreutils',
+}
+
 /** The zstd command-line tool, an independent zstd codec for XVA compression. */
 export const ZSTD: OracleTool = {
   name: 'zstd',
