@@ -78,6 +78,9 @@ export function runDataTask(path: DataFaultPath, label: string, body: DataBody):
       if (isPending(ctx, task)) ctx.tasks.fail(task, fault)
       if (!response.headersSent) {
         const status = fault instanceof HttpRefusal ? fault.status : 500
+        // The request's body may be unread (an upload of up to XO's 1 PiB): close rather than keep
+        // the connection alive and wait for the rest of it.
+        response.shouldKeepAlive = false
         sendHtmlError(response, status, `Server_error(${fault.code}, [ ${fault.params.join('; ')} ])`)
       } else response.destroy()
     } finally {
