@@ -121,19 +121,23 @@ describe('failed imports that create their VDI (sr_id=) leave none behind', () =
     await sim.close()
   })
 
-  it('a raw body that ends before its Content-Length (XO’s 1 PiB) leaves no VDI', { timeout: 60_000 }, async () => {
-    const before = vdiCount()
-    await assert.rejects(
-      client.putResource(
-        '/import_raw_vdi',
-        { sr_id: sr, format: 'raw' },
-        Readable.from([Buffer.alloc(MiB, 1)]),
-        { lengthBytes: UNKNOWN_LENGTH_BYTES },
-      ),
-      failsWith('VDI_IO_ERROR'),
-    )
-    assert.equal(vdiCount(), before)
-  })
+  it(
+    'a raw body that ends before its Content-Length (XO’s 1 PiB) leaves no VDI',
+    { timeout: 60_000 },
+    async () => {
+      const before = vdiCount()
+      await assert.rejects(
+        client.putResource(
+          '/import_raw_vdi',
+          { sr_id: sr, format: 'raw' },
+          Readable.from([Buffer.alloc(MiB, 1)]),
+          { lengthBytes: UNKNOWN_LENGTH_BYTES },
+        ),
+        failsWith('VDI_IO_ERROR'),
+      )
+      assert.equal(vdiCount(), before)
+    },
+  )
 
   it('a hostile VHD stream with sr_id= is refused and leaves no VDI', { timeout: 60_000 }, async () => {
     const before = vdiCount()
