@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test'
 import { cli } from '../../src/cli/testing/run-cli.ts'
 import { MemoryRemote } from '../../src/remotes/testing/memory-remote.ts'
 import { checkVmBackups } from '../../src/repository/check.ts'
-import { metadataPath, vmDir } from '../../src/repository/layout.ts'
+import { metadataPath, vmDir, xvaPath } from '../../src/repository/layout.ts'
 import { listVmBackups } from '../../src/repository/listing.ts'
 import { deltaMetadata, fullMetadata, IDS } from '../../src/repository/testing/sample-metadata.ts'
 import { runBounded } from '../support/bounded-child.ts'
@@ -19,6 +19,8 @@ describe('hostile metadata: nesting and size', () => {
   it('a 20,000-deep field makes that file invalid; the listing and check go on', async () => {
     const remote = new MemoryRemote()
     await remote.write(metadataPath(IDS.vm, T0), Buffer.from(JSON.stringify(fullMetadata(T0))))
+    await remote.write(xvaPath(IDS.vm, T0), Buffer.from('xva'))
+    await remote.write(`${xvaPath(IDS.vm, T0)}.checksum`, Buffer.from('$1$$0'))
     for (const [day, where] of [
       [1, '"vm":{'],
       [2, '"vmSnapshot":{'],
