@@ -1,6 +1,6 @@
 // Turns the text of a run description (JSON or YAML, ADR 0008) into plain data, or a
 // RUN_DESCRIPTION_SYNTAX error `<file>:<line>:<column>: <problem>` that quotes no document text.
-import { LineCounter, parseDocument } from 'yaml'
+import { LineCounter, parseDocument, visit } from 'yaml'
 import { JsonTextError, lineColumn, parseJsonText } from './json-text.ts'
 import { RunDescriptionError } from './run-description-error.ts'
 
@@ -62,6 +62,22 @@ function parseYaml(text: string, file: string): unknown {
     const { line, col } = lines.linePos(problem.pos[0])
     const message = problem.code === 'DUPLICATE_KEY' ? 'duplicate key (keys must be unique)' : problem.message
     throw syntaxError(file, { line, column: col }, message)
+  }
+  let unresolved: { source: string; offset: number } | undefined
+  visit(doc, {
+    Alias(_, alias) {
+      if (alias.resolve(doc) !== undefined) return undefined
+      unresolved = { source: alias.source, offset: alias.range?.[0] ?? 0 }
+      return visit.BREAK
+    },
+  })
+  if (unresolved !== undefined) {
+    const { line, col } = lines.linePos(unresolved.offset)
+    throw syntaxError(
+      file,
+      { line, column: col },
+      `alias *${unresolved.source} names no anchor defined before it`,
+    )
   }
   let value: unknown
   try {

@@ -1,60 +1,20 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { inspect } from 'node:util'
-import type { CredentialReader } from './credentials.ts'
-import { parseRunDescription } from './run-description.ts'
-import { resolveRunCredentials } from './run-description-file.ts'
-import { RunDescriptionError } from './run-description-error.ts'
+import type { BadDescription } from './testing/bad-descriptions.ts'
+import {
+  S3_SECRET,
+  VM1,
+  VM2,
+  XAPI_SECRET,
+  editedJson as json,
+  testBadDescriptions,
+} from './testing/bad-descriptions.ts'
 
-// Mistakes users make in a run description, each with the one line they must get back. Every
-// case also checks that no secret of the document reaches the message, details, JSON or inspect.
-const XAPI_SECRET = 'hunter2-SECRET'
-const S3_SECRET = 's3cr3t-SECRET'
-const JOB = '0b7e5a3c-0000-4000-8000-000000000001'
-const VM1 = '11111111-2222-4333-8444-555555555555'
-const VM2 = '22222222-2222-4333-8444-555555555555'
-
-type Xapi = Record<string, unknown> & { credentials: Record<string, unknown> }
-interface Doc {
-  job: Record<string, unknown> & { settings: Record<string, Record<string, unknown>> }
-  schedule: Record<string, unknown>
-  remotes: Record<string, Record<string, unknown>>
-  xapis: Record<string, Xapi> & { pool1: Xapi }
-  [extra: string]: unknown
-}
-
-const base = (): Doc => ({
-  job: {
-    id: JOB,
-    name: 'nightly',
-    mode: 'delta',
-    remotes: { id: { __or: ['nas', 's3'] } },
-    vms: { id: { __or: [VM1, VM2] } },
-    settings: { '': { exportRetention: 7, timezone: 'Europe/Paris' }, daily: { fullInterval: 7 } },
-  },
-  schedule: { id: 'daily' },
-  remotes: { nas: { url: 'file:///srv/backups' }, s3: { url: `s3://AKID:${S3_SECRET}@s3.example/bucket` } },
-  xapis: {
-    pool1: { url: 'https://pool1.example', credentials: { username: 'root', password: XAPI_SECRET } },
-  },
-})
-
-const json = (edit: (doc: Doc) => void): string => {
-  const doc = base()
-  edit(doc)
-  return JSON.stringify(doc, null, 2)
-}
-
-const reader: CredentialReader = {
-  env: { PRESENT: 'value' },
-  readFile: (path) => Promise.reject(Object.assign(new Error(`${path}: gone`), { code: 'ENOENT' })),
-}
-
-type Case = { label: string; text: string; file?: string; code?: string; message: string }
-
-const SYNTAX = 'RUN_DESCRIPTION_SYNTAX'
+// Content mistakes users make in a run description (the syntax ones are in
+// description-syntax-corpus.test.ts), each with the one line they must get back; the runner also
+// checks that no secret of the document reaches the message, details, JSON or inspect output.
 const UNAVAILABLE = 'CREDENTIAL_UNAVAILABLE'
-const cases: Case[] = [
+const cases: BadDescription[] = [
   {
     label: 'unknown mode',
     text: json((d) => (d.job.mode = 'incremental')),
@@ -149,71 +109,6 @@ const cases: Case[] = [
     label: "another schedule's settings",
     text: json((d) => (d.job.settings.weekly = { exportRetention: 4 })),
     message: `job.json: job.settings.weekly: expected '' (the job), the schedule 'daily', a VM of job.vms, a remote of job.remotes or an SR of job.srs, got a key naming none of them (another schedule's settings? this run uses the schedule above)`,
-  },
-  {
-    label: 'a YAML syntax error (line and column)',
-    file: 'job.yaml',
-    text: `job:\n  id: ${JOB}\n  mode: [full\nschedule: {id: daily}\n`,
-    code: SYNTAX,
-    message: 'job.yaml:4:1: Flow sequence in block collection must be sufficiently indented and end with a ]',
-  },
-  {
-    label: 'an unterminated YAML quote on the password line',
-    file: 'job.yaml',
-    text: `xapis:\n  p:\n    credentials:\n      password: "${XAPI_SECRET}\n`,
-    code: SYNTAX,
-    message: 'job.yaml:5:1: Missing closing "quote',
-  },
-  {
-    label: 'YAML duplicate keys',
-    file: 'job.yml',
-    text: 'schedule: {id: daily}\njob:\n  mode: full\n  mode: delta\n',
-    code: SYNTAX,
-    message: 'job.yml:4:3: duplicate key (keys must be unique)',
-  },
-  {
-    label: 'YAML tab indentation',
-    file: 'job.yaml',
-    text: 'job:\n\tmode: full\n',
-    code: SYNTAX,
-    message: 'job.yaml:2:1: Tabs are not allowed as indentation',
-  },
-  {
-    label: 'JSON duplicate keys',
-    text: '{\n  "job": {},\n  "job": {}\n}',
-    code: SYNTAX,
-    message: 'job.json:3:3: duplicate field "job" (first at line 2, column 3)',
-  },
-  {
-    label: 'JSON with a byte order mark',
-    text: `\uFEFF${json(() => undefined)}`,
-    code: SYNTAX,
-    message: 'job.json:1:1: the file starts with a byte order mark (BOM): save it as UTF-8 without BOM',
-  },
-  {
-    label: 'JSON with a trailing comma',
-    text: '{\n  "schedule": {"id": "daily"},\n}',
-    code: SYNTAX,
-    message: "job.json:2:30: trailing comma before '}' (JSON allows none)",
-  },
-  {
-    label: 'JSON with a comment',
-    text: '{\n  // nightly\n}',
-    code: SYNTAX,
-    message: 'job.json:2:3: comments are not allowed in JSON (YAML allows them)',
-  },
-  {
-    label: 'JSON with an unquoted password',
-    text: `{"xapis": {"p": {"credentials": {"password": ${XAPI_SECRET}}}}}`,
-    code: SYNTAX,
-    message:
-      'job.json:1:46: expected a value (a string in double quotes, a number, an object, an array, true, false or null)',
-  },
-  {
-    label: 'JSON with an unterminated password string',
-    text: `{"xapis": {"p": {"credentials": {"password": "${XAPI_SECRET}\n}}}}`,
-    code: SYNTAX,
-    message: 'job.json:1:46: unterminated string',
   },
   {
     label: 'a power state in the wrong case',
@@ -325,27 +220,9 @@ const cases: Case[] = [
   },
 ]
 
-describe('run description: bad input corpus', () => {
+describe('run description: bad content corpus', () => {
   it('has at least 25 cases', () => {
     assert.ok(cases.length >= 25, String(cases.length))
   })
-  for (const c of cases) {
-    it(c.label, async () => {
-      const file = c.file ?? 'job.json'
-      const error = await (async () => {
-        const { description } = parseRunDescription(c.text, file)
-        await resolveRunCredentials(description, reader, file)
-      })().then(
-        () => assert.fail('no error'),
-        (e: unknown) => e,
-      )
-      assert.ok(error instanceof RunDescriptionError, String(error))
-      assert.equal(error.message, c.message)
-      assert.equal(error.code, c.code ?? 'RUN_DESCRIPTION_INVALID')
-      assert.ok(!error.message.includes('\n'), 'one line')
-      for (const shown of [error.message, JSON.stringify(error), inspect(error, { depth: 5 })])
-        for (const secret of [XAPI_SECRET, S3_SECRET])
-          assert.ok(!shown.includes(secret), `${secret} in ${shown}`)
-    })
-  }
+  testBadDescriptions(cases)
 })

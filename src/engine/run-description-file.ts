@@ -5,8 +5,10 @@ import { dirname, resolve } from 'node:path'
 import type { Credential, CredentialReader, CredentialSource } from './credentials.ts'
 import { resolveCredential } from './credentials.ts'
 import { MAX_DESCRIPTION_BYTES, decodeDescription } from './description-text.ts'
-import type { CheckedRunDescription, RunDescription, XapiDescription } from './run-description.ts'
-import { hasRemoteUrlScheme, parseRunDescription } from './run-description.ts'
+import type { XapiDescription } from './connections.ts'
+import { hasRemoteUrlScheme } from './connections.ts'
+import type { CheckedRunDescription, RunDescription } from './run-description.ts'
+import { parseRunDescription } from './run-description.ts'
 import { RunDescriptionError, formatPath, inFile } from './run-description-error.ts'
 
 /** Largest credential file: a password, a key or a token, not a document. */
