@@ -5,7 +5,7 @@ import { mergeVhdChain, resumeVhdMerge } from '../formats/vhd/vhd-merge.ts'
 import { VhdFile } from '../formats/vhd/vhd-file.ts'
 import type { LockHandle, Remote } from '../remotes/remote.ts'
 import type { Task } from '../tasks/task.ts'
-import { CACHE_FILE, vmDir } from './layout.ts'
+import { CACHE_FILE, resolveInVmDir, vmDir } from './layout.ts'
 import type { LineageDisk } from './lineage.ts'
 import { readLineage } from './lineage.ts'
 import type { BackupListing } from './listing.ts'
@@ -71,7 +71,8 @@ async function reconcileMetadata(remote: Remote, backup: BackupListing): Promise
   const isVhdDifferencing: Record<string, boolean> = {}
   let size = 0
   for (const [ref, relative] of Object.entries(backup.metadata.vhds)) {
-    const path = `${vmDir(backup.vmUuid)}/${relative}`
+    // Confined and normalised like the listing's `files` (a stored `vdis/./x.vhd` is valid).
+    const path = resolveInVmDir(vmDir(backup.vmUuid), relative, `vhds.${ref}`)
     const file = await openRemoteFile(remote, path)
     const disk = await VhdFile.open(file)
     isVhdDifferencing[ref] = disk.diskType === DiskType.differencing
