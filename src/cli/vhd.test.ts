@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { existsSync, readlinkSync, realpathSync } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
+import { mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -62,6 +64,13 @@ describe('xapi-backup vhd', () => {
 
     const merge = await cli('vhd', 'merge', join(dir, 'next.vhd'))
     assert.equal(merge.code, 0, merge.err)
+    assert.ok(
+      merge.out.includes(
+        `${join(dir, 'next.vhd')} now holds the merged disk (${join(dir, 'base.vhd')} was renamed to it)`,
+      ),
+      merge.out,
+    )
+    assert.match(merge.out, /^removed: no other file$/m)
     assert.ok(!(await readdir(dir)).includes('base.vhd'), 'the parent took the child name')
     assert.equal(
       (JSON.parse((await cli('vhd', 'info', '--json', join(dir, 'next.vhd'))).out) as { diskType: string })
@@ -95,6 +104,73 @@ describe('xapi-backup vhd', () => {
     assert.ok(!(await readdir(dir)).includes('.r0.vhd.merge.json'))
     assert.equal((await cli('vhd', 'to-raw', join(dir, 'r1.vhd'), join(dir, 'r1.out'))).code, 0)
     assert.ok(Buffer.from(next).equals(await readFile(join(dir, 'r1.out'))))
+  })
+
+  it('merges --into a grandparent and says which file holds the disk and which were removed', async () => {
+    const random = createRandom(13)
+    let content = randomSparseDisk(random, 4 * MiB, 3)
+    let parent: string | undefined
+    for (const name of ['g0', 'g1', 'g2']) {
+      if (parent !== undefined)
+        content = applyExtents(random, content.slice(), [{ offset: MiB, length: 4096 }])
+      await writeFile(join(dir, `${name}.raw`), content)
+      const args = ['vhd', 'from-raw', join(dir, `${name}.raw`), join(dir, `${name}.vhd`)]
+      const made = await cli(...args, ...(parent === undefined ? [] : ['--parent', parent]))
+      assert.equal(made.code, 0, made.err)
+      parent = join(dir, `${name}.vhd`)
+    }
+    const merge = await cli('vhd', 'merge', join(dir, 'g2.vhd'), '--into', join(dir, 'g0.vhd'))
+    assert.equal(merge.code, 0, merge.err)
+    assert.match(merge.out, /^merged \d+ block\(s\) \(\d+ bytes\)$/m)
+    assert.ok(
+      merge.out.includes(`${join(dir, 'g2.vhd')} now holds the merged disk (${join(dir, 'g0.vhd')} was`),
+    )
+    assert.ok(merge.out.includes(`removed: ${join(dir, 'g1.vhd')}\n`), merge.out)
+    const names = await readdir(dir)
+    assert.deepEqual(
+      [names.includes('g0.vhd'), names.includes('g1.vhd'), names.includes('g2.vhd')],
+      [false, false, true],
+    )
+    assert.equal((await cli('vhd', 'to-raw', join(dir, 'g2.vhd'), join(dir, 'g2.out'))).code, 0)
+    assert.ok(Buffer.from(content).equals(await readFile(join(dir, 'g2.out'))))
+  })
+
+  it('to-raw makes its output durable: the output is synced at its full length before success', async (t) => {
+    if (!existsSync('/proc/self/fd')) {
+      t.skip('needs /proc/self/fd to name a synced handle')
+      return
+    }
+    const random = createRandom(14)
+    const content = randomSparseDisk(random, 5 * MiB + 512, 3)
+    await writeFile(join(dir, 's.raw'), content)
+    assert.equal((await cli('vhd', 'from-raw', join(dir, 's.raw'), join(dir, 's.vhd'))).code, 0)
+    // Every FileHandle shares one prototype: record which file each sync reached, and its size then.
+    const probe = await open(join(dir, 's.raw'))
+    const proto = Object.getPrototypeOf(probe) as FileHandle
+    await probe.close()
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called with .call(this), then put back
+    const original = { datasync: proto.datasync, sync: proto.sync }
+    const synced: string[] = []
+    const record = async (handle: FileHandle): Promise<void> => {
+      synced.push(`${readlinkSync(`/proc/self/fd/${handle.fd}`)} ${(await handle.stat()).size}`)
+    }
+    proto.datasync = async function (this: FileHandle) {
+      await record(this)
+      return original.datasync.call(this)
+    }
+    proto.sync = async function (this: FileHandle) {
+      await record(this)
+      return original.sync.call(this)
+    }
+    let run
+    try {
+      run = await cli('vhd', 'to-raw', join(dir, 's.vhd'), join(dir, 's.out'))
+    } finally {
+      Object.assign(proto, original)
+    }
+    assert.equal(run.code, 0, run.err)
+    assert.ok(synced.includes(`${realpathSync(join(dir, 's.out'))} ${content.length}`), synced.join('\n'))
+    assert.ok(Buffer.from(content).equals(await readFile(join(dir, 's.out'))))
   })
 
   it('exits 1 on a damaged file and names the field', async () => {

@@ -1,35 +1,45 @@
-import { readdir, rename, rm, truncate } from 'node:fs/promises'
+import { open, readdir, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join, relative, resolve } from 'node:path'
 import type { Command } from 'commander'
+import { errorCode } from '../shared/errors.ts'
 import { systemClock } from '../shared/clock.ts'
 import { newUuid } from '../shared/ids.ts'
 import {
   LocalFile,
-  VhdChain,
+  VhdError,
   VhdFile,
-  chainToRaw,
   checkVhd,
   formatIssue,
-  isAllZero,
   localMergeStore,
   mergeStatePath,
   mergeVhdChain,
-  rawBlockSource,
   readMergeState,
   resolveParentPath,
   resumeVhdMerge,
-  planVhdStream,
-  writeVhdStream,
 } from '../formats/vhd/index.ts'
 import type { MergeResult } from '../formats/vhd/index.ts'
+import { convertRawToVhd, writeChainToRaw } from '../formats/vhd/conversions.ts'
 import type { CliIo } from './io.ts'
 import { CliExit } from './io.ts'
+import type { FileIdentity } from './vhd-files.ts'
+import {
+  checkNotAnInput,
+  notAVhdReason,
+  openChain,
+  openInput,
+  refuseNonVhd,
+  refuseOutputOverInputs,
+} from './vhd-files.ts'
 
 const DISK_TYPES: Record<number, string> = { 2: 'fixed', 3: 'dynamic', 4: 'differencing' }
-const openLocal = (path: string) => LocalFile.open(path)
 
 async function describeVhd(path: string): Promise<Record<string, string | number | null>> {
-  const disk = await VhdFile.open(await LocalFile.open(path))
+  const file = await openInput(path)
+  const disk = await VhdFile.open(file).catch(async (error: unknown) => {
+    await file.close()
+    if (error instanceof VhdError) await refuseNonVhd(path)
+    throw error
+  })
   try {
     const { footer, header } = disk
     return {
@@ -51,21 +61,80 @@ async function describeVhd(path: string): Promise<Record<string, string | number
   }
 }
 
-async function writeRaw(vhdPath: string, outPath: string): Promise<number> {
-  const chain = await VhdChain.open(vhdPath, openLocal)
-  const out = await LocalFile.open(outPath, 'create')
+/** The issue lines of one file for `vhd check`; a file that cannot be checked is one line, not a crash. */
+async function checkLines(path: string): Promise<string[]> {
   try {
-    let offset = 0
-    for await (const chunk of chainToRaw(chain, { reuseBuffer: true })) {
-      // Holes stay holes: an unallocated block is not written, the final truncate sets the size.
-      if (!isAllZero(chunk)) await out.write(offset, chunk)
-      offset += chunk.length
-    }
-    return offset
+    const file = await openInput(path)
+    const reason = await notAVhdReason(file).finally(() => file.close())
+    if (reason !== undefined) return [`error [NOT_A_VHD] ${path}: not a VHD file: ${reason}`]
+    const issues = await checkVhd(path, (p) => openInput(p), { chain: true })
+    return issues.map((found) => `error [${found.code}] ${formatIssue(found)}`)
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    return [`error [${errorCode(error) ?? 'ERROR'}] ${path}: ${message}`]
+  }
+}
+
+/** Makes a rename or a new name in `dir` durable (the file's own data is synced by its writer). */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
   } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * Opens `path` to write without truncating it: created when missing, otherwise refused when it is
+ * one of `inputs` (checked on the opened file, so a name swapped meanwhile cannot slip through).
+ */
+async function openOutput(
+  path: string,
+  inputs: readonly FileIdentity[],
+): Promise<{ out: LocalFile; created: boolean }> {
+  await refuseOutputOverInputs(path, inputs)
+  let out: LocalFile
+  let created = true
+  try {
+    out = await LocalFile.open(path, 'create-new')
+  } catch (error) {
+    if (errorCode(error) !== 'EEXIST') throw error
+    out = await LocalFile.open(path, 'write')
+    created = false
+  }
+  try {
+    checkNotAnInput(path, await out.stat(), inputs)
+  } catch (error) {
     await out.close()
+    throw error
+  }
+  return { out, created }
+}
+
+async function writeRaw(vhdPath: string, outPath: string): Promise<number> {
+  const inputs: FileIdentity[] = []
+  const chain = await openChain(vhdPath, inputs)
+  try {
+    const { out, created } = await openOutput(outPath, inputs)
+    let written = false
+    try {
+      const stats = await out.stat()
+      // A regular file gets holes for zeros; a device gets every byte, and a character device
+      // (/dev/null) has nothing to make durable (fdatasync fails there with EINVAL).
+      const size = await writeChainToRaw(chain, out, {
+        dense: !stats.isFile(),
+        sync: !stats.isCharacterDevice(),
+      })
+      written = true
+      return size
+    } finally {
+      await out.close()
+      if (!written && created) await rm(outPath, { force: true })
+      if (written && created) await syncDirectory(dirname(resolve(outPath)))
+    }
+  } finally {
     await chain.close()
-    await truncate(outPath, chain.virtualSize)
   }
 }
 
@@ -74,39 +143,44 @@ async function writeFromRaw(
   outPath: string,
   parentPath: string | undefined,
 ): Promise<number> {
-  const raw = await LocalFile.open(rawPath)
-  const parent = parentPath === undefined ? undefined : await VhdChain.open(parentPath, openLocal)
-  const temp = `${outPath}.tmp`
+  const inputs: FileIdentity[] = []
+  const raw = await openInput(rawPath, inputs, 'a raw image file')
   try {
-    const source = await rawBlockSource(raw, parent === undefined ? {} : { parent })
-    const parentRef =
-      parent === undefined || parentPath === undefined
-        ? {}
-        : {
-            parent: {
-              uniqueId: parent.top.uniqueId,
-              relativePath: relative(dirname(resolve(outPath)), resolve(parentPath)),
-            },
-          }
-    const stream = planVhdStream(source, {
-      uniqueId: newUuid(),
-      timestampMs: systemClock.now(),
-      ...parentRef,
-    })
-    const out = await LocalFile.open(temp, 'create')
+    const parent = parentPath === undefined ? undefined : await openChain(parentPath, inputs)
     try {
-      await writeVhdStream(stream, out)
-      await out.sync()
+      await refuseOutputOverInputs(outPath, inputs)
+      const parentRef =
+        parent === undefined || parentPath === undefined
+          ? {}
+          : {
+              parent: {
+                chain: parent,
+                ref: {
+                  uniqueId: parent.top.uniqueId,
+                  relativePath: relative(dirname(resolve(outPath)), resolve(parentPath)),
+                },
+              },
+            }
+      // A new temp name (created exclusively, so no existing file is ever truncated) then a
+      // rename: a reader never sees a half-written VHD (architecture.md §6.1).
+      const temp = `${outPath}.${newUuid().slice(0, 8)}.tmp`
+      const out = await LocalFile.open(temp, 'create-new')
+      let renamed = false
+      try {
+        const options = { uniqueId: newUuid(), timestampMs: systemClock.now(), ...parentRef }
+        const result = await convertRawToVhd(raw, out, options).finally(() => out.close())
+        await rename(temp, outPath)
+        renamed = true
+        await syncDirectory(dirname(resolve(outPath)))
+        return result.blockIndexes.length
+      } finally {
+        if (!renamed) await rm(temp, { force: true })
+      }
     } finally {
-      await out.close()
+      await parent?.close()
     }
-    // Temp name + rename: a reader never sees a half-written VHD (architecture.md §6.1).
-    await rename(temp, outPath)
-    return source.blockIndexes.length
   } finally {
-    await rm(temp, { force: true })
     await raw.close()
-    await parent?.close()
   }
 }
 
@@ -124,13 +198,17 @@ async function findInterruptedMerge(childPath: string): Promise<string | undefin
   return undefined
 }
 
-async function runMerge(childPath: string, into: string | undefined): Promise<MergeResult> {
+/** Runs or resumes the merge; `ancestor` is the file merged into (renamed to `result.mergedInto`). */
+async function runMerge(
+  childPath: string,
+  into: string | undefined,
+): Promise<{ result: MergeResult; ancestor: string }> {
   const interrupted = into ?? (await findInterruptedMerge(childPath))
   if (interrupted !== undefined) {
     const resumed = await resumeVhdMerge(localMergeStore, interrupted)
-    if (resumed !== undefined) return resumed
+    if (resumed !== undefined) return { result: resumed, ancestor: interrupted }
   }
-  const chain = await VhdChain.open(childPath, openLocal)
+  const chain = await openChain(childPath)
   await chain.close()
   if (chain.disks.length < 2)
     throw new CliExit(1, `${childPath}: not a differencing disk, nothing to merge into`)
@@ -142,7 +220,7 @@ async function runMerge(childPath: string, into: string | undefined): Promise<Me
   const depth = paths.indexOf(resolve(ancestor))
   if (depth < 1)
     throw new CliExit(1, `${ancestor}: not an ancestor of ${childPath} (chain: ${chain.paths.join(' -> ')})`)
-  return mergeVhdChain(localMergeStore, paths.slice(0, depth + 1).reverse())
+  return { result: await mergeVhdChain(localMergeStore, paths.slice(0, depth + 1).reverse()), ancestor }
 }
 
 function registerInspection(vhd: Command, io: CliIo): void {
@@ -163,10 +241,10 @@ function registerInspection(vhd: Command, io: CliIo): void {
     .action(async (files: string[]) => {
       let failed = 0
       for (const file of files) {
-        const issues = await checkVhd(file, openLocal, { chain: true })
-        if (issues.length === 0) io.out(`ok ${file}\n`)
+        const lines = await checkLines(file)
+        if (lines.length === 0) io.out(`ok ${file}\n`)
         else failed++
-        for (const found of issues) io.out(`error [${found.code}] ${formatIssue(found)}\n`)
+        for (const line of lines) io.out(`${line}\n`)
       }
       if (failed > 0) throw new CliExit(1, `${failed} of ${files.length} file(s) damaged`)
     })
@@ -205,10 +283,13 @@ export function registerVhdCommands(program: Command, io: CliIo): void {
     .argument('<child>')
     .option('--into <ancestor>', 'the ancestor to merge into (default: the parent)')
     .action(async (child: string, options: { into?: string }) => {
-      const result = await runMerge(child, options.into)
+      const { result, ancestor } = await runMerge(child, options.into)
       const resumed = result.resumed ? ' (resumed)' : ''
+      const removed = result.removed.length === 0 ? 'no other file' : result.removed.join(', ')
       io.out(
-        `merged ${result.mergedBlocks} block(s) (${result.mergedBytes} bytes) into ${result.path}${resumed}\n`,
+        `merged ${result.mergedBlocks} block(s) (${result.mergedBytes} bytes)${resumed}\n` +
+          `${result.mergedInto} now holds the merged disk (${ancestor} was renamed to it)\n` +
+          `removed: ${removed}\n`,
       )
     })
 }
