@@ -200,4 +200,56 @@ describe('writeDeltaBackup', () => {
     assert.equal(remote.files.size, 0)
     assert.equal(remote.files.has(metadataPath(IDS.vm, t0)), false)
   })
+
+  it('writes up to `concurrency` disks at once and, when one fails, removes the others once they stop', async () => {
+    const remote = new MemoryRemote()
+    const { before } = diskPair(5, 4 * MiB)
+    let inFlight = 0
+    let maxInFlight = 0
+    // Each disk yields one block, then gives the other disk a few event-loop turns to start (a
+    // sequential writer never starts it: maxInFlight stays 1 and the test fails instead of hanging).
+    const bothStarted = async () => {
+      for (let turn = 0; turn < 100 && inFlight < 2; turn++)
+        await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+    const gated = (fail: boolean) => ({
+      ...bufferBlockSource(before),
+      async *blocks() {
+        inFlight++
+        maxInFlight = Math.max(maxInFlight, inFlight)
+        yield { index: 0, data: before.subarray(0, 2 * MiB) }
+        await bothStarted()
+        if (fail) throw new Error('export_raw_vdi connection reset')
+        yield { index: 1, data: before.subarray(2 * MiB, 4 * MiB) }
+        inFlight--
+      },
+    })
+    const disks = (failB: boolean) => [
+      { vdiRef: 'OpaqueRef:vdi-a', vdiUuid: IDS.vdiA, source: gated(false), uniqueId: newUuid() },
+      { vdiRef: 'OpaqueRef:vdi-b', vdiUuid: IDS.vdiB, source: gated(failB), uniqueId: newUuid() },
+    ]
+    const written = await writeDeltaBackup(remote, {
+      metadata: base,
+      timestampMs: t0,
+      disks: disks(false),
+      concurrency: 2,
+    })
+    assert.equal(maxInFlight, 2)
+    const { backups } = await listVmBackups(remote, IDS.vm)
+    assert.deepEqual(Object.keys(backups[0]?.metadata.mode === 'delta' ? backups[0].metadata.vhds : {}), [
+      'OpaqueRef:vdi-a',
+      'OpaqueRef:vdi-b',
+    ])
+    assert.equal(written.sizeBytes, backups[0]?.metadata.size)
+    inFlight = 0
+    await assert.rejects(
+      writeDeltaBackup(remote, { metadata: base, timestampMs: t1, disks: disks(true), concurrency: 2 }),
+      /connection reset/,
+    )
+    assert.deepEqual(
+      [...remote.files.keys()].filter((p) => p.includes('20261128')),
+      [],
+      'nothing of the failed backup remains',
+    )
+  })
 })

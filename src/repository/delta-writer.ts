@@ -5,6 +5,7 @@ import { decodeFooter, validateFooter } from '../formats/vhd/footer.ts'
 import { formatIssue } from '../formats/vhd/vhd-error.ts'
 import { planVhdStream } from '../formats/vhd/vhd-stream-writer.ts'
 import type { Remote } from '../remotes/remote.ts'
+import { mapWithConcurrency } from '../shared/async.ts'
 import type { Clock } from '../shared/clock.ts'
 import { systemClock } from '../shared/clock.ts'
 import type { Task } from '../tasks/task.ts'
@@ -58,8 +59,10 @@ async function readParentUuid(remote: Remote, path: string, child: string): Prom
  * Writes a delta backup (docs/design.md §7): for each disk a VHD under
  * `vdis/<job>/<vdi>/<ts>.vhd` — dynamic for a key disk, differencing for a delta, whose header
  * names the parent by UUID (read from the parent's footer) and by path relative to the child — each
- * published atomically with its size known in advance; then the metadata JSON last, created only
- * if absent. On failure the VHDs written by this call are removed (nothing references them yet).
+ * published atomically with its size known in advance, at most `concurrency` disks at once (XO's
+ * `diskPerVmConcurrency`; default 1); then the metadata JSON last, created only if absent. On
+ * failure the VHDs written by this call are removed once every disk in flight has stopped
+ * (nothing references them yet).
  */
 export async function writeDeltaBackup(
   remote: Remote,
@@ -68,6 +71,7 @@ export async function writeDeltaBackup(
     readonly timestampMs: number
     readonly disks: readonly DeltaDiskInput[]
     readonly clock?: Clock
+    readonly concurrency?: number
   },
   task?: Task,
 ): Promise<{ readonly id: string; readonly sizeBytes: number }> {
@@ -80,48 +84,54 @@ export async function writeDeltaBackup(
   )
   if (exists)
     throw new RepositoryError('BACKUP_EXISTS', `${metaPath}: a backup with this timestamp already exists`)
+  for (const disk of input.disks)
+    if (!(disk.vdiRef in metadata.vdis))
+      throw new RepositoryError('METADATA_INVALID', `disk ${disk.vdiRef}: no VDI record in the metadata`)
   const written: string[] = []
-  const vhds: Record<string, string> = {}
-  const isVhdDifferencing: Record<string, boolean> = {}
   let sizeBytes = 0
-  try {
-    for (const disk of input.disks) {
-      if (!(disk.vdiRef in metadata.vdis))
-        throw new RepositoryError('METADATA_INVALID', `disk ${disk.vdiRef}: no VDI record in the metadata`)
-      const path = vhdPath(vmUuid, metadata.jobId, disk.vdiUuid, timestampMs)
-      const parent =
-        disk.parentTimestampMs === undefined
-          ? undefined
-          : vhdPath(vmUuid, metadata.jobId, disk.vdiUuid, disk.parentTimestampMs)
-      const stream = planVhdStream(disk.source, {
-        uniqueId: disk.uniqueId,
-        timestampMs: (input.clock ?? systemClock).now(),
-        ...(parent === undefined
-          ? {}
-          : {
-              parent: {
-                uniqueId: await readParentUuid(remote, parent, path),
-                relativePath: posix.basename(parent),
-              },
-            }),
-      })
-      written.push(path)
-      await remote.write(path, stream.chunks(), {
-        sizeBytes: stream.sizeBytes,
-        ...(task === undefined ? {} : { signal: task.signal }),
-      })
-      sizeBytes += stream.sizeBytes
-      task?.progress(sizeBytes)
-      vhds[disk.vdiRef] = path.slice(vmDir(vmUuid).length + 1)
-      isVhdDifferencing[disk.vdiRef] = parent !== undefined
+  const writeDisk = async (disk: DeltaDiskInput, signal: AbortSignal) => {
+    const path = vhdPath(vmUuid, metadata.jobId, disk.vdiUuid, timestampMs)
+    const parent =
+      disk.parentTimestampMs === undefined
+        ? undefined
+        : vhdPath(vmUuid, metadata.jobId, disk.vdiUuid, disk.parentTimestampMs)
+    const stream = planVhdStream(disk.source, {
+      uniqueId: disk.uniqueId,
+      timestampMs: (input.clock ?? systemClock).now(),
+      ...(parent === undefined
+        ? {}
+        : {
+            parent: {
+              uniqueId: await readParentUuid(remote, parent, path),
+              relativePath: posix.basename(parent),
+            },
+          }),
+    })
+    written.push(path)
+    await remote.write(path, stream.chunks(), { sizeBytes: stream.sizeBytes, signal })
+    sizeBytes += stream.sizeBytes
+    task?.progress(sizeBytes)
+    return {
+      ref: disk.vdiRef,
+      relative: path.slice(vmDir(vmUuid).length + 1),
+      differencing: parent !== undefined,
     }
+  }
+  try {
+    // mapWithConcurrency awaits every disk in flight before it throws: the cleanup below sees them all.
+    const disks = await mapWithConcurrency(
+      input.disks,
+      Math.max(1, input.concurrency ?? 1),
+      (disk, _index, signal) => writeDisk(disk, signal),
+      task === undefined ? {} : { signal: task.signal },
+    )
     const document: DeltaBackupMetadata = deltaBackupMetadataSchema.parse({
       ...metadata,
       version: '2.0.0',
       mode: 'delta',
       timestamp: timestampMs,
-      vhds,
-      isVhdDifferencing,
+      vhds: Object.fromEntries(disks.map((d) => [d.ref, d.relative])),
+      isVhdDifferencing: Object.fromEntries(disks.map((d) => [d.ref, d.differencing])),
       size: sizeBytes,
     })
     // The commit point: from here on the backup exists.
