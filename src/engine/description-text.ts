@@ -13,6 +13,15 @@ export const MAX_DESCRIPTION_BYTES = 1024 * 1024
 // Anchors/aliases are allowed (they save repetition), but a "billion laughs" document is not.
 const MAX_ALIASES = 100
 const MAX_DEPTH = 64
+// The yaml package composes deep nesting slowly and, for ~200k nested `- `, dies of memory
+// exhaustion inside V8 (measured: 400 KB of input, > 500 MB, fatal). So nesting is bounded before
+// it parses, by two over-approximations that never under-count: every `[`/`{` counts as a flow
+// level (closers are not subtracted: inside quotes they would let a hostile text hide levels),
+// and a line's block nesting is at most the column where its content starts after the
+// indentation and block indicators (`- `, `? `, `: `). Worst case left: ~1 s, ~150 MB.
+const MAX_FLOW_OPENERS = 10_000
+const MAX_BLOCK_COLUMN = 256
+const BLOCK_PREFIX = /^[ \t]*(?:[-?:](?:[ \t]+|$))*/
 
 /** The format a file name implies: `.json` is JSON, anything else (`.yaml`, `.yml`) YAML. */
 export function formatOfFileName(fileName: string): DescriptionFormat {
@@ -48,7 +57,36 @@ function depthOf(value: unknown, depth: number): number {
   return max
 }
 
+function checkYamlShape(text: string, file: string): void {
+  let openers = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if ((c === 0x5b || c === 0x7b) && ++openers > MAX_FLOW_OPENERS)
+      throw syntaxError(
+        file,
+        lineColumn(text, i),
+        `more than ${MAX_FLOW_OPENERS} '[' and '{': too deeply nested or too large`,
+      )
+  }
+  let lineStart = 0
+  for (let line = 1; lineStart <= text.length; line++) {
+    const end = text.indexOf('\n', lineStart)
+    const prefix = BLOCK_PREFIX.exec(
+      text.slice(lineStart, Math.min(end === -1 ? text.length : end, lineStart + MAX_BLOCK_COLUMN + 1)),
+    )
+    if ((prefix?.[0].length ?? 0) > MAX_BLOCK_COLUMN)
+      throw syntaxError(
+        file,
+        { line, column: MAX_BLOCK_COLUMN + 1 },
+        `content indented or nested past column ${MAX_BLOCK_COLUMN}`,
+      )
+    if (end === -1) break
+    lineStart = end + 1
+  }
+}
+
 function parseYaml(text: string, file: string): unknown {
+  checkYamlShape(text, file)
   const lines = new LineCounter()
   let doc
   try {
@@ -60,7 +98,12 @@ function parseYaml(text: string, file: string): unknown {
   const problem = doc.errors[0] ?? doc.warnings[0]
   if (problem !== undefined) {
     const { line, col } = lines.linePos(problem.pos[0])
-    const message = problem.code === 'DUPLICATE_KEY' ? 'duplicate key (keys must be unique)' : problem.message
+    const message =
+      problem.code === 'DUPLICATE_KEY'
+        ? 'duplicate key (keys must be unique)'
+        : /call stack/i.test(problem.message)
+          ? 'nested too deeply'
+          : problem.message
     throw syntaxError(file, { line, column: col }, message)
   }
   let unresolved: { source: string; offset: number } | undefined
