@@ -71,6 +71,34 @@ const cases: BadDescription[] = [
     code: SYNTAX,
     message: 'job.json:1:46: unterminated string',
   },
+  {
+    label: 'an unquoted password starting with ! (a YAML tag)',
+    file: 'job.yaml',
+    text: `xapis:\n  p:\n    credentials:\n      password: !${XAPI_SECRET}\n`,
+    code: SYNTAX,
+    message: 'job.yaml:4:17: unknown tag (a value starting with ! is a YAML tag: quote it)',
+  },
+  {
+    label: 'a password glued to a block scalar indicator',
+    file: 'job.yaml',
+    text: `xapis:\n  p:\n    credentials:\n      password: |${XAPI_SECRET}\n        x\n`,
+    code: SYNTAX,
+    message: 'job.yaml:4:18: Block scalar header includes extra characters',
+  },
+  {
+    label: 'a bad escape inside a double-quoted password',
+    file: 'job.yaml',
+    text: `password: "${XAPI_SECRET}\\q"\n`,
+    code: SYNTAX,
+    message: 'job.yaml:1:26: invalid \\ escape in a double-quoted string',
+  },
+  {
+    label: 'a directive line that is not one',
+    file: 'job.yaml',
+    text: `%YAML ${XAPI_SECRET}\n---\nschedule: {id: daily}\n`,
+    code: SYNTAX,
+    message: 'job.yaml:1:7: bad directive (a value starting with % is a YAML directive: quote it)',
+  },
 ]
 
 describe('run description: bad syntax corpus', () => {

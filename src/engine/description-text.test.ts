@@ -58,7 +58,11 @@ describe('parseDescriptionText', () => {
       'a: 1\n---\nb: 2\n',
       'j.yaml:2:1: Source contains multiple documents; please use YAML.parseAllDocuments()',
     ],
-    ['an unknown tag', 'a: !!js/function f\n', 'j.yaml:1:4: Unresolved tag: tag:yaml.org,2002:js/function'],
+    [
+      'an unknown tag',
+      'a: !!js/function f\n',
+      'j.yaml:1:4: unknown tag (a value starting with ! is a YAML tag: quote it)',
+    ],
     [
       'a duplicate key in a flow map',
       'a: {x: 1, x: 2}\n',

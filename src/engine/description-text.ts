@@ -57,6 +57,25 @@ function depthOf(value: unknown, depth: number): number {
   return max
 }
 
+// The yaml package's messages sometimes quote the document (`Unresolved tag: !p4ss` for an
+// unquoted password starting with `!`, a block scalar header, a directive): those codes get our
+// own words, and every other message is cut before the ': ' where such quotes start.
+const YAML_MESSAGES: Readonly<Record<string, string>> = {
+  DUPLICATE_KEY: 'duplicate key (keys must be unique)',
+  TAG_RESOLVE_FAILED: 'unknown tag (a value starting with ! is a YAML tag: quote it)',
+  BAD_DIRECTIVE: 'bad directive (a value starting with % is a YAML directive: quote it)',
+  BAD_DQ_ESCAPE: 'invalid \\ escape in a double-quoted string',
+  BAD_COLLECTION_TYPE: 'a tag that does not fit its collection',
+  BAD_ALIAS: 'bad alias',
+  NON_STRING_KEY: 'a key that is not a string',
+}
+const beforeColon = (message: string): string => message.split(': ', 1)[0] ?? message
+
+function safeYamlMessage(code: string, message: string): string {
+  if (/call stack/i.test(message)) return 'nested too deeply'
+  return YAML_MESSAGES[code] ?? beforeColon(message)
+}
+
 function checkYamlShape(text: string, file: string): void {
   let openers = 0
   for (let i = 0; i < text.length; i++) {
@@ -98,12 +117,7 @@ function parseYaml(text: string, file: string): unknown {
   const problem = doc.errors[0] ?? doc.warnings[0]
   if (problem !== undefined) {
     const { line, col } = lines.linePos(problem.pos[0])
-    const message =
-      problem.code === 'DUPLICATE_KEY'
-        ? 'duplicate key (keys must be unique)'
-        : /call stack/i.test(problem.message)
-          ? 'nested too deeply'
-          : problem.message
+    const message = safeYamlMessage(problem.code, problem.message)
     throw syntaxError(file, { line, column: col }, message)
   }
   let unresolved: { source: string; offset: number } | undefined
@@ -127,7 +141,7 @@ function parseYaml(text: string, file: string): unknown {
     value = doc.toJS({ maxAliasCount: MAX_ALIASES })
   } catch (error) {
     // Unresolved alias, too many aliases, a stack overflow on deep nesting: all without position.
-    const reason = error instanceof RangeError ? 'nested too deeply' : (error as Error).message
+    const reason = error instanceof RangeError ? 'nested too deeply' : beforeColon((error as Error).message)
     throw syntaxError(file, undefined, `YAML: ${reason}`)
   }
   if (depthOf(value, 0) > MAX_DEPTH)

@@ -74,6 +74,11 @@ export function closestSettingName(name: string): SettingName | undefined {
   return best !== undefined && best.d <= Math.max(2, Math.floor(name.length / 5)) ? best.known : undefined
 }
 
+const didYouMean = (name: string): string => {
+  const known = closestSettingName(name)
+  return known === undefined ? 'XO ignores it too' : `did you mean ${known}?`
+}
+
 function levelOfKey(key: string, context: SettingsKeyContext, path: FieldPath): SettingSource {
   if (key === '') return 'job'
   if (key === context.scheduleId) return 'schedule'
@@ -109,9 +114,7 @@ export function checkSettings(
     for (const [name, given] of Object.entries(raw)) {
       const at = formatPath([...blockPath, name])
       if (!Object.hasOwn(SETTING_SPECS, name)) {
-        const hint =
-          IGNORED[name] ??
-          ((m) => (m === undefined ? 'XO ignores it too' : `did you mean ${m}?`))(closestSettingName(name))
+        const hint = IGNORED[name] ?? didYouMean(name)
         warnings.push({ path: at, message: `${at}: unknown setting, ignored (${hint})` })
         continue
       }
