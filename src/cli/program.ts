@@ -5,11 +5,19 @@ import { processIo } from './io.ts'
 import { EXIT, formatCliError } from './error-line.ts'
 import { commandLineSecrets, scrubbingIo } from './scrub-secrets.ts'
 import { helpAfterText, welcomeText } from './welcome.ts'
-import { registerBackupsCommands } from './backups.ts'
-import { registerLogCommands } from './log.ts'
-import { registerRemoteCommands } from './remote.ts'
-import { registerVhdCommands } from './vhd.ts'
-import { registerSimulatorCommand } from './simulator.ts'
+
+type Register = (program: Command, io: CliIo) => void
+
+// Each top-level command's module, loaded when that command runs (or for help, or to suggest a
+// name): `vhd info` then loads only the VHD code, not the task log, repository or simulator code
+// (start-up is mostly module loading; issue: start-up cost). In the order `--help` lists them.
+const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
+  log: async () => (await import('./log.ts')).registerLogCommands,
+  backups: async () => (await import('./backups.ts')).registerBackupsCommands,
+  remote: async () => (await import('./remote.ts')).registerRemoteCommands,
+  vhd: async () => (await import('./vhd.ts')).registerVhdCommands,
+  simulator: async () => (await import('./simulator.ts')).registerSimulatorCommand,
+}
 
 /** The package's version, read from package.json two levels up in src/ and three in dist/src/. */
 function readVersion(): string {
@@ -27,8 +35,11 @@ function readVersion(): string {
   return 'unknown'
 }
 
-/** Builds the `xapi-backup` command tree; each command file registers its own subcommands. */
-export function createProgram(io: CliIo): Command {
+/**
+ * Builds the `xapi-backup` command tree; each command file registers its own subcommands. With
+ * `only` naming a top-level command, only that one is loaded and registered (what runCli does).
+ */
+export async function createProgram(io: CliIo, only?: string): Promise<Command> {
   const program = new Command('xapi-backup')
     .description('Backup, replication and restore for Xen pools over XAPI')
     .version(readVersion())
@@ -36,11 +47,10 @@ export function createProgram(io: CliIo): Command {
     .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => undefined })
     .exitOverride()
     .addHelpText('after', helpAfterText())
-  registerLogCommands(program, io)
-  registerBackupsCommands(program, io)
-  registerRemoteCommands(program, io)
-  registerVhdCommands(program, io)
-  registerSimulatorCommand(program, io)
+  const loaders = Object.entries(COMMANDS)
+    .filter(([name]) => only === undefined || !Object.hasOwn(COMMANDS, only) || name === only)
+    .map(([, load]) => load())
+  for (const register of await Promise.all(loaders)) register(program, io)
   return program
 }
 
@@ -74,11 +84,15 @@ function usageLine(error: CommanderError, where: string): string {
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const args = argv.slice(2)
   const safeIo = scrubbingIo(io, commandLineSecrets(args))
-  const program = createProgram(safeIo)
   if (args.length === 0) {
-    safeIo.out(welcomeText(program.version() ?? 'unknown'))
+    safeIo.out(welcomeText(readVersion()))
     return EXIT.ok
   }
+  // The first word that is not an option names the command (options only exist at the top level).
+  const program = await createProgram(
+    safeIo,
+    args.find((arg) => !arg.startsWith('-')),
+  )
   try {
     await program.parseAsync(argv)
     return EXIT.ok

@@ -75,6 +75,13 @@ describe('CLI start', () => {
           `${name}: the recorder works`,
         )
         for (const heavy of HEAVY) assert.ok(!loaded.some((url) => heavy.test(url)), `${name} loads ${heavy}`)
+        // Only the command that runs is loaded: vhd info needs no task log, repository or remote code.
+        if (name === 'vhd-info')
+          assert.deepEqual(
+            loaded.filter((url) => /\/src\/(tasks|repository|remotes|app)\//.test(url)),
+            [],
+            'vhd info loads other commands',
+          )
       }
       const listed = await loadedModules(['backups', 'list', dir], 'backups-list')
       assert.ok(!listed.some((url) => /@aws-sdk|\/src\/simulator\//.test(url)), 'backups list on a folder')
