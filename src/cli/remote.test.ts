@@ -53,7 +53,7 @@ describe('xapi-backup remote test', () => {
     }
   })
 
-  it('fails with exit 1 and a clear message, never echoing credentials', async () => {
+  it('fails with a clear message and the exit code of the table, never echoing credentials', async () => {
     const missing = await cli('remote', 'test', 'file:///nonexistent/xapi-backup-remote')
     assert.equal(missing.code, 1)
     assert.match(missing.err, /nonexistent.*\[NOT_FOUND\]/)
