@@ -106,11 +106,6 @@ const cases: BadDescription[] = [
     message: `job.json: job.compression: expected '', 'native' or 'zstd', got "gzip"`,
   },
   {
-    label: "another schedule's settings",
-    text: json((d) => (d.job.settings.weekly = { exportRetention: 4 })),
-    message: `job.json: job.settings.weekly: expected '' (the job), the schedule 'daily', a VM of job.vms, a remote of job.remotes or an SR of job.srs, got a key naming none of them (another schedule's settings? this run uses the schedule above)`,
-  },
-  {
     label: 'a power state in the wrong case',
     text: json((d) => (d.job.vms = { power_state: 'running' })),
     message: `job.json: job.vms.power_state: expected 'Running', 'Halted', 'Paused' or 'Suspended', got "running"`,

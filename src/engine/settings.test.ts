@@ -151,20 +151,20 @@ describe('checkSettings', () => {
     ])
   })
 
-  it('in smart mode a uuid key is taken as a VM, other unknown keys are errors', () => {
+  it('in smart mode a uuid key is taken as a VM, other unknown keys as other schedules (with a warning)', () => {
     const smart = { ...context, vmIds: undefined }
     assert.equal(check({ [VM]: { snapshotRetention: 1 } }, smart).blocks.get(VM)?.level, 'vm')
-    assert.throws(
-      () => check({ dialy: {} }, smart),
-      /job\.settings\.dialy: expected '' \(the job\), the schedule 'daily'/,
+    const typo = check({ dialy: {} }, smart)
+    assert.equal(typo.blocks.get('dialy')?.level, 'otherSchedule')
+    assert.match(
+      typo.warnings[0] ?? '',
+      /job\.settings\.dialy: names no VM, target or this run's schedule 'daily'/,
     )
   })
 
-  it('with explicit VMs a uuid key must be one of them', () => {
-    assert.throws(
-      () => check({ '33333333-2222-4333-8444-555555555555': {} }),
-      /another schedule's settings\?/,
-    )
+  it('with explicit VMs a uuid key that is none of them is taken as another schedule', () => {
+    const other = '33333333-2222-4333-8444-555555555555'
+    assert.equal(check({ [other]: {} }).blocks.get(other)?.level, 'otherSchedule')
   })
 
   const wrong: [unknown, string][] = [
@@ -297,4 +297,25 @@ describe('durations', () => {
     it(`formats ${ms} as ${text}`, () => {
       assert.equal(formatDuration(ms), text)
     })
+})
+
+describe("another schedule's block", () => {
+  it('is kept as that schedule (XO keeps every schedule in job.settings), with a warning, and read only when asked for it', () => {
+    const { blocks, warnings } = check({
+      '': { snapshotRetention: 1 },
+      daily: { snapshotRetention: 2 },
+      weekly: { snapshotRetention: 5, exportRetention: 4 },
+    })
+    assert.equal(blocks.get('weekly')?.level, 'otherSchedule')
+    assert.equal(warnings.length, 1)
+    assert.match(
+      warnings[0] ?? '',
+      /job\.settings\.weekly: names no VM, target or this run's schedule 'daily'/,
+    )
+    assert.equal(resolveSettings(blocks, { scheduleId: 'daily' }).values.snapshotRetention, 2)
+    const weekly = resolveSettings(blocks, { scheduleId: 'weekly' })
+    assert.equal(weekly.values.snapshotRetention, 5)
+    assert.equal(weekly.sources.snapshotRetention, 'schedule')
+    assert.equal(resolveSettings(blocks, { scheduleId: 'monthly' }).values.snapshotRetention, 1)
+  })
 })

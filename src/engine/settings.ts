@@ -12,10 +12,17 @@ export type SettingSource = 'default' | 'job' | 'schedule' | 'vm' | 'target'
 /** The settings one block sets (only those given). */
 export type SettingsBlock = { readonly [K in SettingName]?: VmBackupSettings[K] }
 
+/**
+ * The level a job.settings key denotes. `otherSchedule`: a key naming none of the others, taken as
+ * another schedule of the same job (XO keeps every schedule's block in job.settings, and a job's
+ * snapshots of other schedules are retained by those schedules' snapshotRetention).
+ */
+export type SettingsLevel = SettingSource | 'otherSchedule'
+
 /** Checked job.settings: each block with the level its key denotes. */
 export type SettingsBlocks = ReadonlyMap<
   string,
-  { readonly level: SettingSource; readonly block: SettingsBlock }
+  { readonly level: SettingsLevel; readonly block: SettingsBlock }
 >
 
 /** What the keys of job.settings may name; `vmIds` undefined means smart mode (VMs known at run time). */
@@ -79,16 +86,12 @@ const didYouMean = (name: string): string => {
   return known === undefined ? 'XO ignores it too' : `did you mean ${known}?`
 }
 
-function levelOfKey(key: string, context: SettingsKeyContext, path: FieldPath): SettingSource {
+function levelOfKey(key: string, context: SettingsKeyContext): SettingsLevel {
   if (key === '') return 'job'
   if (key === context.scheduleId) return 'schedule'
   if (context.remoteIds.includes(key) || context.srIds.includes(key)) return 'target'
   if (context.vmIds === undefined ? UUID.test(key) : context.vmIds.includes(key)) return 'vm'
-  throw invalidRelation(
-    path,
-    `'' (the job), the schedule '${context.scheduleId}', a VM of job.vms, a remote of job.remotes or an SR of job.srs`,
-    "a key naming none of them (another schedule's settings? this run uses the schedule above)",
-  )
+  return 'otherSchedule'
 }
 
 /**
@@ -102,13 +105,18 @@ export function checkSettings(
   context: SettingsKeyContext,
   warnings: RunDescriptionWarning[],
 ): SettingsBlocks {
-  const blocks = new Map<string, { level: SettingSource; block: SettingsBlock }>()
+  const blocks = new Map<string, { level: SettingsLevel; block: SettingsBlock }>()
   if (value === undefined) return blocks
   if (!isPlainObject(value))
     throw invalidField(path, "an object of setting blocks keyed by '', schedule, VM or target ids", value)
   for (const [key, raw] of Object.entries(value)) {
     const blockPath = [...path, key]
-    const level = levelOfKey(key, context, blockPath)
+    const level = levelOfKey(key, context)
+    if (level === 'otherSchedule')
+      warnings.push({
+        path: formatPath(blockPath),
+        message: `${formatPath(blockPath)}: names no VM, target or this run's schedule '${context.scheduleId}'; taken as another schedule of the job (used only for its snapshots' retention)`,
+      })
     if (!isPlainObject(raw)) throw invalidField(blockPath, 'an object of settings', raw)
     const block: Partial<Record<SettingName, unknown>> = {}
     for (const [name, given] of Object.entries(raw)) {
@@ -121,7 +129,7 @@ export function checkSettings(
       const settingName = name as SettingName
       block[settingName] = SETTING_SPECS[settingName].check(given, [...blockPath, name])
       const scope = SETTING_SPECS[settingName].scope
-      if (!READ_AT[scope].includes(level))
+      if (level !== 'otherSchedule' && !READ_AT[scope].includes(level))
         warnings.push({
           path: at,
           message: `${at}: has no effect per ${level === 'vm' ? 'VM' : level}; ${name} is read from the job's or the schedule's settings${scope === 'vm' ? ' or a VM' : ''}`,
@@ -165,7 +173,9 @@ export function resolveSettings(
     for (const level of READ_AT[SETTING_SPECS[name].scope]) {
       const key = keyAt(level, point)
       const block = key === undefined ? undefined : blocks.get(key)
-      if (block === undefined || block.level !== level || !Object.hasOwn(block.block, name)) continue
+      // Asked for another schedule (its snapshot retention): its block stands at the schedule level.
+      const matches = block?.level === level || (level === 'schedule' && block?.level === 'otherSchedule')
+      if (block === undefined || !matches || !Object.hasOwn(block.block, name)) continue
       values[name] = block.block[name]
       sources[name] = level
     }
