@@ -85,6 +85,33 @@ describe('engine sources: broken exports and fan-out', () => {
     assert.deepEqual([...ends().values()], ['failure'])
   })
 
+  it('an abort mid-export rejects with the abort reason; the task ended, not completed', async () => {
+    const ends = recordTaskEnds(sim)
+    const controller = new AbortController()
+    const source = await openVdiExport(client, { vdiRef: big, signal: controller.signal })
+    const reason = new Error('job aborted')
+    let seen = 0
+    await assert.rejects(
+      (async () => {
+        for await (const _ of source.blocks()) if (++seen === 2) controller.abort(reason)
+      })(),
+      (error) => error === reason,
+    )
+    await source.close()
+    const statuses = [...ends().values()]
+    assert.equal(statuses.length, 1)
+    assert.ok(['failure', 'cancelled'].includes(statuses[0] ?? ''), statuses.join())
+  })
+
+  it('a consumer that stops early (break) ends the export: the task does not stay pending', async () => {
+    const ends = recordTaskEnds(sim)
+    const source = await openVdiExport(client, { vdiRef: big })
+    for await (const block of source.blocks()) if (block.index >= 64) break
+    const statuses = [...ends().values()]
+    assert.equal(statuses.length, 1)
+    assert.ok(['failure', 'cancelled'].includes(statuses[0] ?? ''), statuses.join())
+  })
+
   it('fan-out: a failing target is dropped with its error, the other gets every block', async () => {
     const source = await openVdiExport(client, { vdiRef: big })
     const drops: [number, unknown][] = []
