@@ -132,8 +132,8 @@ function jitter(random: () => number): Promise<void> {
 }
 
 /** `file` with every read and write delayed by jitter, counting the operations still running. */
-function jittery(file: BufferFile, random: () => number, failWrite?: number) {
-  const state = { inFlight: 0, writes: 0 }
+function jittery(file: BufferFile, random: () => number, fail: { write?: number; sync?: number } = {}) {
+  const state = { inFlight: 0, writes: 0, syncs: 0 }
   const delayed = async <T>(op: () => Promise<T>): Promise<T> => {
     state.inFlight++
     try {
@@ -150,11 +150,14 @@ function jittery(file: BufferFile, random: () => number, failWrite?: number) {
     readInto: (offset, target) => delayed(() => file.readInto(offset, target)),
     write: (offset, data) =>
       delayed(() => {
-        if (++state.writes === failWrite) return Promise.reject(new Error('disk full'))
+        if (++state.writes === fail.write) return Promise.reject(new Error('disk full'))
         return file.write(offset, data)
       }),
     truncate: (size) => file.truncate(size),
-    sync: () => Promise.resolve(),
+    sync: () =>
+      delayed(() =>
+        ++state.syncs === fail.sync ? Promise.reject(new Error('writeback failed')) : Promise.resolve(),
+      ),
   }
   return { file: wrapped, state }
 }
@@ -231,10 +234,21 @@ describe('VHD one-pass conversions', () => {
     process.on('unhandledRejection', onUnhandled)
     try {
       const source = jittery(new BufferFile(raw), random)
-      const out = jittery(new BufferFile(), random, 3)
+      const out = jittery(new BufferFile(), random, { write: 3 })
       const options = { uniqueId: crypto.randomUUID(), timestampMs: 0, blockSize }
       await assert.rejects(convertRawToVhd(source.file, out.file, options), /disk full/)
       assert.deepEqual([source.state.inFlight, out.state.inFlight], [0, 0], 'nothing left running')
+      // A background flush that fails fails the conversion, though the final sync would succeed.
+      const flushed = jittery(new BufferFile(), random, { sync: 1 })
+      await assert.rejects(
+        convertRawToVhd(jittery(new BufferFile(raw), random).file, flushed.file, {
+          ...options,
+          flushEveryBytes: 2 * blockSize,
+        }),
+        /writeback failed/,
+      )
+      assert.ok(flushed.state.syncs >= 2, 'later syncs succeeded: the first failure still counts')
+      assert.equal(flushed.state.inFlight, 0)
       await new Promise((resolve) => setImmediate(resolve))
       assert.deepEqual(unhandled, [])
     } finally {

@@ -1,13 +1,16 @@
 import type { BlockSource, DiskBlock } from '../block-source.ts'
-import { batSizeBytes, bitmapSizeBytes } from './bat.ts'
 import { isAllZero, roundUp } from './codec-utils.ts'
-import { DEFAULT_BLOCK_SIZE, FOOTER_SIZE, HEADER_SIZE, SECTOR_SIZE } from './constants.ts'
-import type { RandomAccessFile } from './random-access-file.ts'
+import { DEFAULT_BLOCK_SIZE, SECTOR_SIZE } from './constants.ts'
+import type { RandomAccessFile, WritableFile } from './random-access-file.ts'
 import { pageAlignedBuffer } from './random-access-file.ts'
+import { keepBlock, readRawBlock } from './raw-to-vhd.ts'
 import type { VhdChain } from './vhd-chain.ts'
 import { fail } from './vhd-error.ts'
-import type { VhdParentRef, VhdStream } from './vhd-stream-writer.ts'
-import { planVhdStream } from './vhd-stream-writer.ts'
+import type { VhdStream } from './vhd-stream-writer.ts'
+
+export { convertRawToVhd } from './raw-to-vhd.ts'
+export type { RawToVhdOptions, RawToVhdResult } from './raw-to-vhd.ts'
+export type { WritableFile } from './random-access-file.ts'
 
 /** Options of rawBlockSource. */
 export interface RawSourceOptions {
@@ -61,56 +64,6 @@ export async function rawBlockSource(
   }
 }
 
-/**
- * Reads raw block `index` into `target` (blockSize bytes) and returns the view of it that lies in
- * the disk (the raw size rounded up to a sector), zero past the raw end; a short read (the file
- * shrank while being read) is VHD_TRUNCATED rather than silent zeros.
- */
-async function readRawBlock(
-  raw: RandomAccessFile,
-  rawSize: number,
-  index: number,
-  target: Uint8Array,
-): Promise<Uint8Array> {
-  const start = index * target.length
-  const expected = Math.max(0, Math.min(target.length, rawSize - start))
-  const into = target.subarray(0, expected)
-  let done: number
-  if (raw.readInto === undefined) {
-    const bytes = await raw.read(start, expected)
-    into.set(bytes)
-    done = bytes.length
-  } else done = await raw.readInto(start, into)
-  if (done < expected)
-    fail('VHD_TRUNCATED', raw.name, start + done, 'raw image', `${rawSize} bytes`, `${start + done} bytes`)
-  target.fill(0, expected)
-  return target.subarray(0, Math.min(target.length, roundUp(rawSize, SECTOR_SIZE) - start))
-}
-
-/** Whether a block goes into the VHD: not all zero, or with `parent` different from the parent's content. */
-function keepBlock(
-  parent: VhdChain | undefined,
-  index: number,
-  data: Uint8Array,
-  scratch: Uint8Array | undefined,
-): boolean | Promise<boolean> {
-  if (parent === undefined) return !isAllZero(data)
-  return differsFromParent(parent, index, data, scratch)
-}
-
-async function differsFromParent(
-  parent: VhdChain,
-  index: number,
-  data: Uint8Array,
-  scratch: Uint8Array | undefined,
-): Promise<boolean> {
-  if (index >= parent.blockCount || !parent.hasBlock(index)) return !isAllZero(data)
-  const theirs = await parent.readBlock(index, scratch)
-  const length = Math.min(data.length, Math.max(0, parent.virtualSize - index * parent.blockSize))
-  if (!Buffer.from(data.buffer, data.byteOffset, length).equals(theirs.subarray(0, length))) return true
-  return !isAllZero(data.subarray(length))
-}
-
 /** Options of chainToRaw. */
 export interface ChainToRawOptions {
   /**
@@ -147,9 +100,6 @@ export async function writeVhdStream(stream: VhdStream, file: RandomAccessFile):
     fail('VHD_INVALID', file.name, offset, 'stream length', stream.sizeBytes, offset)
 }
 
-/** A file chainToFile and convertRawToVhd can write: positional writes, a length to set, fdatasync. */
-export type WritableFile = RandomAccessFile & Required<Pick<RandomAccessFile, 'write' | 'truncate' | 'sync'>>
-
 /** Options of writeChainToRaw. */
 export interface ChainToFileOptions {
   /** Write every chunk, zeros too, and leave the length alone (a device, not a regular file). */
@@ -178,140 +128,4 @@ export async function writeChainToRaw(
   if (!dense) await out.truncate(offset)
   if (options.sync !== false) await out.sync()
   return offset
-}
-
-/** Options of convertRawToVhd. */
-export interface RawToVhdOptions {
-  readonly uniqueId: string
-  /** Footer timestamp (epoch ms), from the caller's Clock. */
-  readonly timestampMs: number
-  readonly blockSize?: number
-  /** Make a differencing disk over `chain`, holding only the blocks whose content differs from its. */
-  readonly parent?: { readonly chain: VhdChain; readonly ref: VhdParentRef }
-}
-
-/** What convertRawToVhd wrote: the disk's size, the blocks stored (ascending) and the file's length. */
-export interface RawToVhdResult {
-  readonly virtualSize: number
-  readonly blockIndexes: readonly number[]
-  readonly sizeBytes: number
-}
-
-// Blocks in flight: one being checked and written while the next ones are read (the reads and
-// writes run on libuv's thread pool, the zero check on the main thread).
-const DEPTH = 3
-
-/**
- * Writes the raw image `raw` into the empty file `out` as a dynamic VHD (differencing with
- * `parent`) in one pass, then syncs it: each block is read once into a reused page-aligned buffer,
- * an all-zero block (or one equal to the parent's) is dropped, a kept block is appended with its
- * bitmap while the next ones are read, and the header, BAT and footers are written last. The bytes
- * are those planVhdStream plans for the same blocks (its layout, checked here).
- */
-export async function convertRawToVhd(
-  raw: RandomAccessFile,
-  out: WritableFile,
-  options: RawToVhdOptions,
-): Promise<RawToVhdResult> {
-  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE
-  const rawSize = await raw.size()
-  const virtualSize = roundUp(rawSize, SECTOR_SIZE)
-  const plan = (blockIndexes: readonly number[], placeholder: Uint8Array) =>
-    planVhdStream(
-      {
-        virtualSize,
-        blockSize,
-        blockIndexes,
-        async *blocks() {
-          for (const index of blockIndexes) yield await Promise.resolve({ index, data: placeholder })
-        },
-      },
-      {
-        uniqueId: options.uniqueId,
-        timestampMs: options.timestampMs,
-        ...(options.parent === undefined ? {} : { parent: options.parent.ref }),
-      },
-    )
-  plan([], new Uint8Array(0)) // validates the sizes before anything is read or written
-  const bitmapSize = bitmapSizeBytes(blockSize)
-  const blockBytes = bitmapSize + blockSize
-  const dataStart = FOOTER_SIZE + HEADER_SIZE + batSizeBytes(Math.ceil(virtualSize / blockSize))
-  const kept = await appendBlocks(raw, out, { rawSize, blockSize, dataStart, parent: options.parent?.chain })
-  const placeholder = new Uint8Array(blockSize)
-  const stream = plan(kept, placeholder)
-  const footerAt = dataStart + kept.length * blockBytes
-  if (stream.sizeBytes !== footerAt + FOOTER_SIZE)
-    fail('VHD_INVALID', out.name, footerAt, 'planned layout', footerAt + FOOTER_SIZE, stream.sizeBytes)
-  // The planned stream, minus the blocks already in place: metadata before dataStart, footer at the end.
-  let offset = 0
-  for await (const chunk of stream.chunks()) {
-    if (offset < dataStart || offset === footerAt) await out.write(offset, chunk)
-    offset += chunk.length
-  }
-  await out.sync()
-  return { virtualSize, blockIndexes: kept, sizeBytes: stream.sizeBytes }
-}
-
-interface AppendContext {
-  readonly rawSize: number
-  readonly blockSize: number
-  readonly dataStart: number
-  readonly parent: VhdChain | undefined
-}
-
-/** Reads every raw block once and appends the kept ones (bitmap + data) from `dataStart`; returns their indexes. */
-async function appendBlocks(
-  raw: RandomAccessFile,
-  out: WritableFile,
-  context: AppendContext,
-): Promise<number[]> {
-  const { rawSize, blockSize, dataStart, parent } = context
-  const bitmapSize = bitmapSizeBytes(blockSize)
-  const blockBytes = bitmapSize + blockSize
-  const count = Math.ceil(roundUp(rawSize, SECTOR_SIZE) / blockSize)
-  // One slot per block in flight, each a full bitmap then the data, written with one call; slots
-  // start on page boundaries so the data sits at page + bitmapSize (see pageAlignedBuffer).
-  const stride = roundUp(blockBytes, 4096)
-  const arena = pageAlignedBuffer(stride * DEPTH)
-  const slots = Array.from({ length: DEPTH }, (_, i) => arena.subarray(i * stride, i * stride + blockBytes))
-  for (const slot of slots) slot.fill(0xff, 0, bitmapSize)
-  const scratch = parent === undefined ? undefined : pageAlignedBuffer(parent.scratchSize)
-  const writes: Promise<unknown>[] = []
-  const reads: Promise<Uint8Array>[] = []
-  // Each promise gets a handler at once: one that fails while the loop awaits another must not be
-  // an unhandled rejection; the loop or the final wait still sees its error.
-  const track = <T>(promise: Promise<T>): Promise<T> => {
-    promise.catch(() => undefined)
-    return promise
-  }
-  const read = (index: number): Promise<Uint8Array> => {
-    const slot = slots[index % DEPTH] as Uint8Array
-    // The slot's previous block must be on its way to disk before the slot is overwritten.
-    const previous = writes[index % DEPTH]
-    return track(
-      (async () => {
-        await previous
-        return readRawBlock(raw, rawSize, index, slot.subarray(bitmapSize))
-      })(),
-    )
-  }
-  const kept: number[] = []
-  try {
-    for (let index = 0; index < Math.min(DEPTH - 1, count); index++) reads[index % DEPTH] = read(index)
-    for (let index = 0; index < count; index++) {
-      const data = await (reads[index % DEPTH] as Promise<Uint8Array>)
-      const ahead = index + DEPTH - 1
-      if (ahead < count) reads[ahead % DEPTH] = read(ahead)
-      if (await keepBlock(parent, index, data, scratch)) {
-        const at = dataStart + kept.length * blockBytes
-        kept.push(index)
-        writes[index % DEPTH] = track(out.write(at, slots[index % DEPTH] as Uint8Array))
-      }
-    }
-  } finally {
-    // Nothing may still be reading into or writing from the slots when the caller closes the files.
-    await Promise.allSettled([...reads, ...writes])
-  }
-  await Promise.all(writes)
-  return kept
 }

@@ -23,6 +23,9 @@ export interface RandomAccessFile {
   close?(): Promise<void>
 }
 
+/** A file the converters write: positional writes, a length to set, fdatasync. */
+export type WritableFile = RandomAccessFile & Required<Pick<RandomAccessFile, 'write' | 'truncate' | 'sync'>>
+
 /** An in-memory file: reads and writes a growable buffer (tests, small VHDs built in memory). */
 export class BufferFile implements RandomAccessFile {
   readonly name: string
