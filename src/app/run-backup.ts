@@ -1,0 +1,144 @@
+// The composition root of `xapi-backup run`: run description file → credentials → XAPI clients
+// and remotes → the engine's job run → everything closed. Every failure before the job starts names
+// the field of the description it comes from, and nothing is snapshotted or written then.
+import type { JobRemote, JobRunResult } from '../engine/run-job.ts'
+import { runBackupJob } from '../engine/run-job.ts'
+import type { Credential } from '../engine/credentials.ts'
+import type { RunDescription } from '../engine/run-description.ts'
+import type { RunDescriptionWarning } from '../engine/run-description-error.ts'
+import {
+  credentialBaseDir,
+  nodeCredentialReader,
+  readRunDescriptionFile,
+  resolveRunCredentials,
+} from '../engine/run-description-file.ts'
+import { openVdiExport } from '../engine/sources/vdi-export.ts'
+import { openVmExport } from '../engine/sources/vm-export.ts'
+import type { VmRunSources } from '../engine/vm-run/sources.ts'
+import type { Clock } from '../shared/clock.ts'
+import { BackupError } from '../shared/errors.ts'
+import type { TaskSink } from '../tasks/events.ts'
+import { HttpXapiClient } from '../xapi/http-xapi-client.ts'
+import type { XapiClient } from '../xapi/types.ts'
+import { openRepository } from './open-repository.ts'
+
+/** A connection named in the run description that could not be made (the field, the reason). */
+export class RunSetupError extends BackupError<'RUN_SETUP_FAILED'> {}
+
+/** The real sources: XAPI's /export_raw_vdi and /export handlers (src/engine/sources). */
+export const xapiSources: VmRunSources = { openVdiExport, openVmExport }
+
+/** Options of runBackupFromFile. */
+export interface RunBackupOptions {
+  readonly sink: TaskSink
+  readonly signal?: AbortSignal
+  readonly clock?: Clock
+  readonly env?: Readonly<Record<string, string | undefined>>
+  /** Called with the description's non-fatal findings (unknown settings…) before anything runs. */
+  readonly onWarnings?: (warnings: readonly RunDescriptionWarning[]) => void
+}
+
+const reasonOf = (error: unknown): string => {
+  const code = (error as { code?: unknown }).code
+  const message = error instanceof Error ? error.message : String(error)
+  return typeof code === 'string' && !message.includes(code) ? `${message} [${code}]` : message
+}
+
+async function connectXapis(
+  description: RunDescription<Credential>,
+  clock: Clock | undefined,
+  opened: XapiClient[],
+  signal: AbortSignal | undefined,
+): Promise<Map<string, XapiClient>> {
+  const clients = new Map<string, XapiClient>()
+  for (const [id, xapi] of description.xapis) {
+    const client = new HttpXapiClient({
+      url: xapi.url,
+      user: xapi.credentials.username.reveal(),
+      password: xapi.credentials.password.reveal(),
+      allowUnauthorized: xapi.allowUnauthorized,
+      ...(clock === undefined ? {} : { clock }),
+    })
+    opened.push(client)
+    try {
+      await client.connect(signal === undefined ? {} : { signal })
+    } catch (error) {
+      // The client's errors never carry the password (src/xapi redacts); the URL has none.
+      throw new RunSetupError(
+        'RUN_SETUP_FAILED',
+        `xapis.${id}: cannot log in to ${xapi.url}: ${reasonOf(error)}`,
+        {
+          details: { field: `xapis.${id}` },
+          cause: error,
+        },
+      )
+    }
+    clients.set(id, client)
+  }
+  return clients
+}
+
+async function openRemotes(
+  description: RunDescription<Credential>,
+  clock: Clock | undefined,
+  closers: (() => Promise<void>)[],
+): Promise<Map<string, JobRemote>> {
+  const remotes = new Map<string, JobRemote>()
+  for (const id of description.job.remotes) {
+    const url = description.remotes.get(id)?.url
+    if (url === undefined) continue // checked by the description already
+    try {
+      const repository = await openRepository(url.reveal(), clock === undefined ? {} : { clock })
+      closers.push(() => repository.close())
+      remotes.set(id, { remote: repository.remote, mergeStore: repository.mergeStore })
+    } catch (error) {
+      // The URL may hold a secret: the message names the field, never the URL.
+      throw new RunSetupError(
+        'RUN_SETUP_FAILED',
+        `remotes.${id}.url: cannot open the remote: ${reasonOf(error)}`,
+        {
+          details: { field: `remotes.${id}.url` },
+        },
+      )
+    }
+  }
+  return remotes
+}
+
+/**
+ * Runs the job of the run description at `path` (JSON or YAML) with its task log going to
+ * `options.sink`: reads and checks the file, resolves credentials, logs in to every XAPI and opens
+ * every remote of the job (RUN_SETUP_FAILED naming the field when one fails, before any snapshot),
+ * runs the job (runBackupJob), and always logs out and closes the remotes.
+ */
+export async function runBackupFromFile(path: string, options: RunBackupOptions): Promise<JobRunResult> {
+  const { description: checked, warnings } = await readRunDescriptionFile(path)
+  options.onWarnings?.(warnings)
+  const description = await resolveRunCredentials(
+    checked,
+    nodeCredentialReader(credentialBaseDir(path), options.env ?? process.env),
+    path,
+  )
+  const clients: XapiClient[] = []
+  const closers: (() => Promise<void>)[] = []
+  try {
+    const xapis = await connectXapis(description, options.clock, clients, options.signal)
+    const remotes = await openRemotes(description, options.clock, closers)
+    return await runBackupJob(
+      {
+        description,
+        xapis,
+        remotes,
+        sources: xapiSources,
+        ...(options.clock === undefined ? {} : { clock: options.clock }),
+      },
+      {
+        sink: options.sink,
+        ...(options.clock === undefined ? {} : { clock: options.clock }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      },
+    )
+  } finally {
+    await Promise.allSettled([...clients.map((c) => c.disconnect()), ...closers.map((close) => close())])
+  }
+}

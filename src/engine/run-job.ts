@@ -1,0 +1,264 @@
+// One run of a backup job (the seed's run description, xen-orchestra-backups.md §3.1 and §6): the
+// job task, the VMs the pattern selects (info `vms`), `concurrency` VM runs at a time, each with
+// `nRetriesVmBackupFailures` retries, one shared `maxExportRate`, and `timeout` enforced (XO
+// declares it and ignores it: ADR 0008). A VM's failure is its own: the others go on.
+import type { MergeStore } from '../formats/vhd/merge-store.ts'
+import type { Remote } from '../remotes/remote.ts'
+import type { Clock } from '../shared/clock.ts'
+import { systemClock } from '../shared/clock.ts'
+import { BackupError, isAbortError, serializeError } from '../shared/errors.ts'
+import type { Task, TaskContext } from '../tasks/task.ts'
+import { TaskSkipped, runJob } from '../tasks/task.ts'
+import type { VmRecord, XapiClient } from '../xapi/types.ts'
+import type { BackupTarget } from './backup-target.ts'
+import type { Credential } from './credentials.ts'
+import { createRateLimiter } from './rate-limit.ts'
+import type { RateLimiter } from './rate-limit.ts'
+import type { RunDescription } from './run-description.ts'
+import { resolveSettings } from './settings.ts'
+import type { VmBackupSettings } from './settings-schema.ts'
+import { createRemoteTarget } from './targets/remote-target.ts'
+import type { VmCandidate } from './vm-selection.ts'
+import { selectVms } from './vm-selection.ts'
+import type { VmRunSources } from './vm-run/sources.ts'
+import { runVmBackup } from './vm-run/vm-run.ts'
+
+/** Why a job run stopped before or around its VMs. */
+export type JobRunErrorCode = 'JOB_TIMEOUT' | 'JOB_NO_VMS' | 'JOB_UNSUPPORTED' | 'JOB_VMS_FAILED'
+
+/** A job-level failure (the VM-level ones are in each VM's task). */
+export class JobRunError extends BackupError<JobRunErrorCode> {}
+
+/** A remote the job writes to, opened by the caller (app/). */
+export interface JobRemote {
+  readonly remote: Remote
+  /** In-place file access for merges; undefined for object storage (ADR 0005). */
+  readonly mergeStore?: MergeStore | undefined
+}
+
+/** What one job run needs: the checked description with its credentials resolved, and connections. */
+export interface BackupJobInput {
+  readonly description: RunDescription<Credential>
+  /** Connected clients by xapi id (the description's `xapis`). */
+  readonly xapis: ReadonlyMap<string, XapiClient>
+  /** Opened remotes by remote id (the description's `remotes`). */
+  readonly remotes: ReadonlyMap<string, JobRemote>
+  readonly sources: VmRunSources
+  readonly clock?: Clock
+}
+
+/** The outcome of one VM in a job run. */
+export interface VmOutcome {
+  readonly uuid: string
+  readonly status: 'success' | 'failure' | 'skipped'
+  readonly error?: unknown
+}
+
+/** What a job run did: one outcome per VM (the task log has the details). */
+export interface JobRunResult {
+  readonly vms: readonly VmOutcome[]
+}
+
+interface FoundVm {
+  readonly xapiId: string
+  readonly xapi: XapiClient
+  readonly record: VmRecord
+  readonly candidate: VmCandidate
+}
+
+async function listCandidates(input: BackupJobInput, signal: AbortSignal): Promise<FoundVm[]> {
+  const found: FoundVm[] = []
+  for (const [xapiId, xapi] of input.xapis) {
+    const pools = await xapi.getAllRecords('pool', { signal })
+    const poolUuid = [...pools.values()][0]?.uuid ?? ''
+    for (const record of (await xapi.getAllRecords('VM', { signal })).values())
+      found.push({ xapiId, xapi, record, candidate: { ...record, poolUuid } })
+  }
+  return found
+}
+
+/** The job's settings at the job and schedule level (concurrency, timeout, rate, retries, reportWhen). */
+export function jobSettings(description: RunDescription<unknown>): VmBackupSettings {
+  return resolveSettings(description.job.settings, { scheduleId: description.schedule.id }).values
+}
+
+function targetsFor(input: BackupJobInput, vmUuid: string, clock: Clock, task: Task): BackupTarget[] {
+  const { description } = input
+  const targets: BackupTarget[] = []
+  for (const remoteId of description.job.remotes) {
+    const settings = resolveSettings(description.job.settings, {
+      scheduleId: description.schedule.id,
+      vmId: vmUuid,
+      targetId: remoteId,
+    }).values
+    // XO creates no writer for a remote whose exportRetention is 0 (reference §3.1).
+    if (settings.exportRetention < 1) {
+      task.info(`remote ${remoteId} skipped: exportRetention is 0`, { remote: remoteId })
+      continue
+    }
+    const opened = input.remotes.get(remoteId)
+    if (opened === undefined) throw new JobRunError('JOB_UNSUPPORTED', `remote ${remoteId} was not opened`)
+    targets.push(
+      createRemoteTarget({ remote: opened.remote, remoteId, settings, mergeStore: opened.mergeStore, clock }),
+    )
+  }
+  return targets
+}
+
+async function runOneVm(
+  input: BackupJobInput,
+  vm: FoundVm,
+  rateLimiter: RateLimiter | undefined,
+  clock: Clock,
+  task: Task,
+): Promise<void> {
+  const { description } = input
+  const point = { scheduleId: description.schedule.id, vmId: vm.record.uuid }
+  const settings = resolveSettings(description.job.settings, point).values
+  const retries = jobSettings(description).nRetriesVmBackupFailures
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await runVmBackup(
+        {
+          xapi: vm.xapi,
+          job: {
+            id: description.job.id,
+            name: description.job.name,
+            mode: description.job.mode,
+            compression: description.job.compression,
+          },
+          scheduleId: description.schedule.id,
+          vmUuid: vm.record.uuid,
+          settings,
+          snapshotRetentionOf: (scheduleId) =>
+            resolveSettings(description.job.settings, { scheduleId, vmId: vm.record.uuid }).values
+              .snapshotRetention,
+          // Targets hold per-run state (the VM lock, chosen bases): new ones for every attempt.
+          targets: targetsFor(input, vm.record.uuid, clock, task),
+          sources: input.sources,
+          clock,
+          ...(rateLimiter === undefined ? {} : { rateLimiter }),
+        },
+        task,
+      )
+      return
+    } catch (error) {
+      if (attempt > retries || task.signal.aborted || isAbortError(error)) throw error
+      task.warning('Retry the VM backup due to an error', {
+        attempt,
+        error: serializeError(error),
+        isRetry: true,
+      })
+    }
+  }
+}
+
+function startJobTimeout(
+  timeoutMs: number,
+  parent: AbortSignal | undefined,
+): { signal: AbortSignal; stop: () => void } {
+  const controller = new AbortController()
+  const onAbort = (): void => {
+    controller.abort(parent?.reason)
+  }
+  if (parent?.aborted === true) onAbort()
+  parent?.addEventListener('abort', onAbort, { once: true })
+  const timer =
+    timeoutMs > 0
+      ? setTimeout(() => {
+          controller.abort(
+            new JobRunError('JOB_TIMEOUT', `the job ran longer than its timeout (${timeoutMs} ms)`, {
+              details: { timeoutMs },
+            }),
+          )
+        }, timeoutMs)
+      : undefined
+  timer?.unref()
+  return {
+    signal: controller.signal,
+    stop: () => {
+      clearTimeout(timer)
+      parent?.removeEventListener('abort', onAbort)
+    },
+  }
+}
+
+/**
+ * Runs one backup job under a `job.start … job.end` log in `context` and resolves to each VM's
+ * outcome. The job ends `failure` when a VM failed (each VM's error is in its own task), `skipped`
+ * when no VM matched, and aborts every VM run cleanly on `context.signal` or the job `timeout`.
+ * Replication to SRs (job.srs) is refused with JOB_UNSUPPORTED until it is built (issue 11).
+ */
+export async function runBackupJob(input: BackupJobInput, context: TaskContext): Promise<JobRunResult> {
+  const { description } = input
+  const clock = input.clock ?? context.clock ?? systemClock
+  const settings = jobSettings(description)
+  const deadline = startJobTimeout(settings.timeout, context.signal)
+  const data = {
+    mode: description.job.mode,
+    reportWhen: settings.reportWhen,
+    jobId: description.job.id,
+    jobName: description.job.name,
+    scheduleId: description.schedule.id,
+  }
+  try {
+    return await runJob({ ...context, clock, signal: deadline.signal }, data, async (job) => {
+      if (description.job.srs.length > 0)
+        throw new JobRunError(
+          'JOB_UNSUPPORTED',
+          'replication to SRs (job.srs) is not built yet: remove job.srs or wait for issue 11',
+        )
+      const candidates = await listCandidates(input, job.signal)
+      const byUuid = new Map(candidates.map((c) => [c.record.uuid, c]))
+      const selection = selectVms(
+        description.job.vms,
+        candidates.map((c) => c.candidate),
+        description.job.id,
+      )
+      job.info('vms', { vms: selection.selected.map((vm) => vm.uuid) })
+      for (const { vm, reason } of selection.excluded)
+        job.info(`VM ${vm.name_label} (${vm.uuid}) not backed up: ${reason}`, { vm: vm.uuid })
+      for (const id of selection.missing)
+        job.warning(`VM ${id} of job.vms was not found in any pool`, { vm: id })
+      if (selection.selected.length === 0 && selection.missing.length === 0)
+        throw new TaskSkipped('no VMs match this pattern')
+      const rateLimiter =
+        settings.maxExportRate > 0 ? createRateLimiter(settings.maxExportRate, { clock }) : undefined
+      const outcomes: VmOutcome[] = selection.missing.map((uuid) => ({
+        uuid,
+        status: 'failure',
+        error: new JobRunError('JOB_NO_VMS', `VM ${uuid} not found`),
+      }))
+      const queue = selection.selected.map((vm) => byUuid.get(vm.uuid) as FoundVm)
+      const limit = settings.concurrency === 0 ? Math.max(1, queue.length) : settings.concurrency
+      let next = 0
+      const worker = async (): Promise<void> => {
+        while (next < queue.length && !job.signal.aborted) {
+          const vm = queue[next++] as FoundVm
+          const properties = {
+            data: { type: 'VM', id: vm.record.uuid, name_label: vm.record.name_label },
+          }
+          try {
+            await job.run(properties, (task) => runOneVm(input, vm, rateLimiter, clock, task))
+            outcomes.push({ uuid: vm.record.uuid, status: 'success' })
+          } catch (error) {
+            const skipped = error instanceof TaskSkipped
+            outcomes.push({ uuid: vm.record.uuid, status: skipped ? 'skipped' : 'failure', error })
+          }
+        }
+      }
+      await Promise.all(Array.from({ length: Math.min(limit, Math.max(1, queue.length)) }, worker))
+      job.signal.throwIfAborted()
+      const failed = outcomes.filter((o) => o.status === 'failure')
+      if (failed.length > 0)
+        throw new JobRunError(
+          'JOB_VMS_FAILED',
+          `${failed.length} of ${outcomes.length} VM(s) failed: ${failed.map((o) => o.uuid).join(', ')}`,
+          { details: { vms: failed.map((o) => o.uuid) } },
+        )
+      return { vms: outcomes }
+    })
+  } finally {
+    deadline.stop()
+  }
+}
