@@ -11,7 +11,7 @@ import type { BuiltPool } from './pool/build.ts'
 import { buildPool } from './pool/build.ts'
 import { DEMO_POOL } from './pool/demo.ts'
 import type { PoolDescription } from './pool/description.ts'
-import { PoolDescriptionError } from './pool/description.ts'
+import { PoolDescriptionError, validatePoolDescription } from './pool/description.ts'
 import type { HttpHandler } from './server.ts'
 import { SimulatorServer } from './server.ts'
 import { TaskRunner } from './tasks.ts'
@@ -20,14 +20,29 @@ import { DEFAULT_GUEST } from './objects.ts'
 import { generateSelfSignedCertificate } from './tls.ts'
 import { registerDataHandlers } from './http/index.ts'
 import { SimulatorStorage } from './storage/simulator-storage.ts'
+import type {
+  GuestActivity,
+  GuestActivityOptions,
+  GuestWriteOptions,
+  GuestWriteResult,
+} from './guest-writes.ts'
+import { GuestWriter } from './guest-writes.ts'
+import { acquireVmOperation } from './methods/vm-checks.ts'
 
 export type { FaultInjector, InjectedFault, DataFaultPath } from './faults.ts'
 export type { SimulatorStorage, VdiWrite } from './storage/simulator-storage.ts'
 export type { GuestBehaviour } from './objects.ts'
 export type { BuiltPool } from './pool/build.ts'
-export type { PoolDescription, VmDescription, DiskDescription } from './pool/description.ts'
+export type { PoolDescription, VmDescription, DiskDescription, DiskContent } from './pool/description.ts'
 export { DEMO_POOL } from './pool/demo.ts'
 export { readPoolDescription, validatePoolDescription, PoolDescriptionError } from './pool/description.ts'
+export type {
+  GuestActivity,
+  GuestActivityOptions,
+  GuestWriteOptions,
+  GuestWriteResult,
+} from './guest-writes.ts'
+export { GuestOptionError } from './guest-writes.ts'
 export { SimulatorDb } from './db.ts'
 export type { HttpHandler } from './server.ts'
 export type { SimulatorContext } from './context.ts'
@@ -79,6 +94,18 @@ export interface RunningSimulator {
   /** Refs of the described pool's objects by name (hosts, SRs, networks, VMs). */
   readonly pool: BuiltPool
   readonly faults: FaultInjector
+  /**
+   * Rewrites exactly round(changedFraction × blocks) seeded blocks of each disk of a running VM
+   * (ref or uuid) now, on its live VDIs (snapshots keep their content); returns them per VDI.
+   */
+  guestWrite(vm: string, options: GuestWriteOptions): GuestWriteResult[]
+  /** Starts seeded random block writes on a VM (ref or uuid) at a rate of the clock, while it runs. */
+  startGuestActivity(vm: string, options: GuestActivityOptions): GuestActivity
+  /**
+   * Puts `op` (e.g. `pool_migrate`) in the VM's `current_operations` under a pending task, as if a
+   * call were running, after XAPI's checks for `op`; `end()` removes it and ends the task.
+   */
+  holdVmOperation(vm: string, op: string): { readonly task: string; end(): void }
   /** Adds an HTTP handler for paths starting with `prefix` (longest prefix wins). */
   registerHttpHandler(prefix: string, handler: HttpHandler): void
   close(): Promise<void>
@@ -90,7 +117,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const host = options.host ?? '127.0.0.1'
   const db = new SimulatorDb()
   const storage = new SimulatorStorage(db, options.dataDir)
-  const pool = buildPool(db, options.pool ?? DEMO_POOL, clock.now())
+  const pool = buildPool(
+    db,
+    validatePoolDescription(options.pool ?? DEMO_POOL, 'options.pool'),
+    clock.now(),
+    (vdi, content) => storage.fillContent(vdi, content),
+  )
+  const guests = new GuestWriter(db, storage, clock)
   const username = options.username ?? 'root'
   const password = options.password ?? randomBytes(12).toString('base64url')
   const methods = buildMethodTable({ withoutIgnoreVdis: options.withoutIgnoreVdis ?? false })
@@ -135,10 +168,31 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     storage,
     pool,
     faults,
+    guestWrite: (vm, writeOptions) => guests.guestWrite(vm, writeOptions),
+    startGuestActivity: (vm, activityOptions) => guests.startActivity(vm, activityOptions),
+    holdVmOperation: (vm, op) => {
+      const ref = guests.resolveVm(vm)
+      const task = tasks.create(`Async.VM.${op}`, 'held by a test (holdVmOperation)')
+      let release: () => void
+      try {
+        release = acquireVmOperation(db, ref, op, task)
+      } catch (error) {
+        db.destroy('task', task)
+        throw error
+      }
+      return {
+        task,
+        end: () => {
+          release()
+          if (db.find('task', task)?.status === 'pending') tasks.succeed(task, '')
+        },
+      }
+    },
     registerHttpHandler: (prefix, handler) => {
       server.registerHttpHandler(prefix, handler)
     },
     close: async () => {
+      await guests.stopAll()
       await server.close()
       storage.close()
     },

@@ -10,6 +10,7 @@ import { vdiMethods } from './vdi.ts'
 import { vdiCbtMethods } from './vdi-cbt.ts'
 import { vmMethods } from './vm.ts'
 import { vmCopyMethods } from './vm-copy.ts'
+import { vmMigrateMethods } from './vm-migrate.ts'
 
 /** Differences of older XAPI versions the simulator can emulate. */
 export interface XapiVersionOptions {
@@ -30,6 +31,7 @@ export function buildMethodTable(version: XapiVersionOptions = {}): Map<string, 
     ...eventMethods(),
     ...vmMethods(),
     ...vmCopyMethods(),
+    ...vmMigrateMethods(),
     ...vdiMethods(),
     ...vdiCbtMethods(),
     ...deviceMethods(),

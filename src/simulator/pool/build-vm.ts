@@ -1,6 +1,6 @@
 import type { SimulatorDb } from '../db.ts'
 import { bootVm, createVbd, createVdi, createVif, createVm } from '../objects.ts'
-import type { VmDescription } from './description.ts'
+import type { DiskContent, VmDescription } from './description.ts'
 
 const MiB = 1024 * 1024
 
@@ -14,6 +14,8 @@ export interface VmBuildContext {
   readonly srs: ReadonlyMap<string, string>
   readonly networks: ReadonlyMap<string, string>
   readonly lookup: (map: ReadonlyMap<string, string>, name: string, path: string) => string
+  /** Writes a disk's described content (absent: contents are left empty). */
+  readonly fillContent: ((vdi: string, content: DiskContent) => void) | undefined
 }
 
 /** Creates a described VM with its VDIs, VBDs and VIFs, booted when described as Running. */
@@ -46,6 +48,7 @@ export function buildVm(vm: VmDescription, path: string, ctx: VmBuildContext): s
       virtual_size: disk.sizeBytes,
       type: 'user',
     })
+    if (disk.content !== undefined) ctx.fillContent?.(vdi, disk.content)
     createVbd(db, {
       VM: ref,
       VDI: vdi,

@@ -1,7 +1,7 @@
 import type { SimulatorDb } from '../db.ts'
 import type { XapiRecord } from '../types.ts'
 import { NULL_REF, formatXapiDateTime } from '../types.ts'
-import type { PoolDescription } from './description.ts'
+import type { DiskContent, PoolDescription } from './description.ts'
 import { buildVm } from './build-vm.ts'
 import { randomMac } from './mac.ts'
 import { PoolDescriptionError } from './description.ts'
@@ -16,8 +16,16 @@ export interface BuiltPool {
   readonly vms: ReadonlyMap<string, string>
 }
 
-/** Fills an empty database with the described pool (xapi.md §8.2) and returns the refs by name. */
-export function buildPool(db: SimulatorDb, description: PoolDescription, nowMs: number): BuiltPool {
+/**
+ * Fills an empty database with the described pool (xapi.md §8.2) and returns the refs by name;
+ * `fillContent` gives each disk described with `content` its blocks (the simulator's storage).
+ */
+export function buildPool(
+  db: SimulatorDb,
+  description: PoolDescription,
+  nowMs: number,
+  fillContent?: (vdi: string, content: DiskContent) => void,
+): BuiltPool {
   const source = description.name ?? 'pool description'
   const lookup = (map: ReadonlyMap<string, string>, name: string, path: string): string =>
     map.get(name) ?? fail(source, path, `one of ${[...map.keys()].join(', ')}`, name)
@@ -64,7 +72,17 @@ export function buildPool(db: SimulatorDb, description: PoolDescription, nowMs: 
   })
   for (const [name, host] of hosts) createControlDomain(db, host, name, nowMs)
   const vms = new Map<string, string>()
-  const ctx = { db, nowMs, master, defaultSr: defaultSr ?? NULL_REF, hosts, srs, networks, lookup }
+  const ctx = {
+    db,
+    nowMs,
+    master,
+    defaultSr: defaultSr ?? NULL_REF,
+    hosts,
+    srs,
+    networks,
+    lookup,
+    fillContent,
+  }
   description.vms.forEach((vm, i) => vms.set(vm.name, buildVm(vm, `vms[${i}]`, ctx)))
   return { pool, master, hosts, srs, networks, vms }
 }

@@ -58,6 +58,21 @@ describe('pool descriptions', () => {
     assert.deepEqual(states, new Set(['Running', 'Halted']))
   })
 
+  it('the demo pool gives every disk seeded content and names one disk [NOBAK]', () => {
+    const db = new SimulatorDb()
+    const filled = new Map<string, number>()
+    buildPool(db, DEMO_POOL, 0, (vdi, content) => filled.set(vdi, content.allocatedFraction))
+    const disks = db.all('VDI')
+    assert.equal(filled.size, disks.length)
+    for (const [ref, vdi] of disks) {
+      const fraction = filled.get(ref) ?? 0
+      assert.ok(fraction >= 0.1 && fraction <= 0.5, `${vdi.name_label as string} at ${fraction}`)
+      assert.ok((vdi.virtual_size as number) <= 4 * 1024 ** 3)
+    }
+    assert.equal(disks.filter(([, vdi]) => (vdi.name_label as string).includes('[NOBAK]')).length, 1)
+    assert.doesNotThrow(() => validatePoolDescription(DEMO_POOL))
+  })
+
   it('names the field, expectation and value of a bad description', () => {
     assert.throws(
       () =>

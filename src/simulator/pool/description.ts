@@ -2,12 +2,28 @@ import { readFile } from 'node:fs/promises'
 import { parse as parseYaml } from 'yaml'
 import { BackupError } from '../../shared/errors.ts'
 
-/** A disk of a described VM: its size and the SR it lives on (default: the pool's default SR). */
+/**
+ * Seeded content of a described disk: `allocatedFraction` (0..1) of its 2 MiB blocks, chosen by
+ * `seed`, hold bytes derived from `seed` (`random`: incompressible, default; `text`: compressible).
+ * The same seed gives the same blocks and bytes; they are produced when first read.
+ */
+export interface DiskContent {
+  readonly seed: number
+  readonly allocatedFraction: number
+  readonly pattern?: 'random' | 'text'
+}
+
+/** A disk of a described VM: its size, the SR it lives on (default: the pool's default SR), its content. */
 export interface DiskDescription {
   readonly name?: string
   readonly sizeBytes: number
   readonly sr?: string
+  /** Empty (never written) when absent. */
+  readonly content?: DiskContent
 }
+
+/** Largest disk that may have `content`: a VHD's 2040 GiB limit, which also bounds the blocks listed. */
+export const MAX_CONTENT_DISK_BYTES = 2040 * 1024 ** 3
 
 /** A described VM; `networks` lists network names, one VIF each. */
 export interface VmDescription {
@@ -138,7 +154,28 @@ export function validatePoolDescription(value: unknown, source = 'pool descripti
       fail(`${path}.powerState`, states.join('|'), vm.powerState)
     }
     list(vm.disks, `${path}.disks`, (d, diskPath) => {
-      size(object(d, diskPath).sizeBytes, `${diskPath}.sizeBytes`)
+      const disk = object(d, diskPath)
+      size(disk.sizeBytes, `${diskPath}.sizeBytes`)
+      if (disk.content !== undefined) {
+        const content = object(disk.content, `${diskPath}.content`)
+        if ((disk.sizeBytes as number) > MAX_CONTENT_DISK_BYTES) {
+          fail(
+            `${diskPath}.sizeBytes`,
+            `at most ${MAX_CONTENT_DISK_BYTES} bytes for a disk with content`,
+            disk.sizeBytes,
+          )
+        }
+        if (!Number.isSafeInteger(content.seed) || (content.seed as number) < 0) {
+          fail(`${diskPath}.content.seed`, 'a non-negative integer', content.seed)
+        }
+        const fraction = content.allocatedFraction
+        if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1)) {
+          fail(`${diskPath}.content.allocatedFraction`, 'a number from 0 to 1', fraction)
+        }
+        if (content.pattern !== undefined && content.pattern !== 'random' && content.pattern !== 'text') {
+          fail(`${diskPath}.content.pattern`, 'random|text', content.pattern)
+        }
+      }
     })
     list(vm.tags, `${path}.tags`, string)
     list(vm.networks, `${path}.networks`, string)

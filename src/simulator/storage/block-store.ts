@@ -2,6 +2,8 @@ import { closeSync, mkdtempSync, openSync, read, readSync, rmSync, writeSync } f
 import { promisify } from 'node:util'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { BlockRecipe } from './block-content.ts'
+import { fillBlock } from './block-content.ts'
 
 /** Size of a VDI block: the unit of copy-on-write sharing and of deltas (VHD's 2 MiB blocks, xapi.md §5.1). */
 export const VDI_BLOCK_BYTES = 2 * 1024 * 1024
@@ -10,13 +12,16 @@ export const VDI_BLOCK_BYTES = 2 * 1024 * 1024
  * Immutable 2 MiB blocks stored in slots of one sparse file (`blocks.bin`) under a data directory:
  * a slot is written once, shared by reference count, and reused once no VDI holds it. Disk space
  * is what was written, never a VDI's virtual size. I/O is synchronous: VDI.snapshot/clone/destroy
- * only move references, and readers ask for one block at a time.
+ * only move references, and readers ask for one block at a time. A generated slot holds a recipe
+ * (seeded content, block-content.ts) until its first read produces the bytes and writes them to its
+ * place in the file: a pool's content costs nothing until it is read.
  */
 export class BlockStore {
   private readonly fd: number
   private readonly ownedDir: string | undefined
   private readonly refcounts: number[] = []
   private readonly free: number[] = []
+  private readonly pending = new Map<number, BlockRecipe>()
   private closed = false
 
   /** Opens (truncating) `blocks.bin` in `dataDir`, or in a fresh temp directory removed by `close`. */
@@ -36,6 +41,25 @@ export class BlockStore {
     return slot
   }
 
+  /** A new slot held once whose bytes are `recipe`'s, produced and written on first read; returns the slot. */
+  allocateGenerated(recipe: BlockRecipe): number {
+    const slot = this.free.pop() ?? this.refcounts.length
+    this.refcounts[slot] = 1
+    this.pending.set(slot, recipe)
+    return slot
+  }
+
+  /** Generated slots whose bytes were not produced yet. */
+  get pendingSlots(): number {
+    return this.pending.size
+  }
+
+  /** Produces and writes every generated slot's bytes now (benchmark setup: later reads are file reads). */
+  materialize(): void {
+    const into = Buffer.allocUnsafe(VDI_BLOCK_BYTES)
+    for (const slot of [...this.pending.keys()]) this.produce(slot, into)
+  }
+
   /** One more holder of `slot`. */
   retain(slot: number): void {
     this.refcounts[slot] = (this.refcounts[slot] ?? 0) + 1
@@ -45,11 +69,15 @@ export class BlockStore {
   release(slot: number): void {
     const count = (this.refcounts[slot] ?? 0) - 1
     this.refcounts[slot] = count
-    if (count === 0) this.free.push(slot)
+    if (count === 0) {
+      this.pending.delete(slot)
+      this.free.push(slot)
+    }
   }
 
   /** The 2 MiB content of `slot`, in `into` when given (reused buffer) else a new one. */
   read(slot: number, into: Buffer = Buffer.allocUnsafe(VDI_BLOCK_BYTES)): Buffer {
+    if (this.pending.has(slot)) return this.produce(slot, into)
     let done = 0
     while (done < VDI_BLOCK_BYTES) {
       const n = readSync(this.fd, into, done, VDI_BLOCK_BYTES - done, slot * VDI_BLOCK_BYTES + done)
@@ -65,6 +93,8 @@ export class BlockStore {
   /** The 2 MiB content of `slot` in a new buffer, read without blocking the event loop (streaming exports). */
   async readAsync(slot: number): Promise<Buffer> {
     const into = Buffer.allocUnsafe(VDI_BLOCK_BYTES)
+    // Generating is a few milliseconds of CPU per block, like a synchronous read of the file.
+    if (this.pending.has(slot)) return this.produce(slot, into)
     let done = 0
     while (done < VDI_BLOCK_BYTES) {
       const { bytesRead } = await readAsync(
@@ -83,6 +113,14 @@ export class BlockStore {
   /** Slots currently held by at least one VDI. */
   get liveSlots(): number {
     return this.refcounts.filter((count) => count > 0).length
+  }
+
+  private produce(slot: number, into: Buffer): Buffer {
+    const recipe = this.pending.get(slot) as BlockRecipe
+    fillBlock(recipe, into)
+    writeFully(this.fd, into.subarray(0, VDI_BLOCK_BYTES), slot * VDI_BLOCK_BYTES)
+    this.pending.delete(slot)
+    return into
   }
 
   /** Closes the file and removes the temp directory if this store made it. */

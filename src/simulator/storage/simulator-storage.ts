@@ -1,5 +1,10 @@
+import { createHash } from 'node:crypto'
+import { Readable } from 'node:stream'
 import type { BlockSource, DiskBlock } from '../../formats/block-source.ts'
 import type { SimulatorDb } from '../db.ts'
+import type { DiskContent } from '../pool/description.ts'
+import type { ContentPattern } from './block-content.ts'
+import { STREAM, mix32, selectBlocks } from './block-content.ts'
 import { BlockStore, VDI_BLOCK_BYTES } from './block-store.ts'
 import { CbtLogs } from './cbt-logs.ts'
 import { VdiContents } from './vdi-contents.ts'
@@ -64,6 +69,32 @@ export class SimulatorStorage {
     this.cbt.recordWrite(vdi, offsetBytes, data.byteLength)
   }
 
+  /**
+   * Gives `vdi` its described content (pool build): exactly round(allocatedFraction × blocks)
+   * blocks chosen by the seed hold seeded bytes, produced when first read. Not a guest write: no
+   * CBT record. Returns the allocated block indexes, ascending.
+   */
+  fillContent(vdi: string, content: DiskContent): number[] {
+    const size = this.db.get('VDI', vdi).virtual_size as number
+    const total = Math.ceil(size / VDI_BLOCK_BYTES)
+    const indexes = selectBlocks(
+      total,
+      Math.round(content.allocatedFraction * total),
+      mix32(STREAM.poolSelection, content.seed),
+    )
+    const key = mix32(STREAM.poolContent, content.seed)
+    this.putGenerated(vdi, indexes, key, content.pattern ?? 'random', false)
+    return indexes
+  }
+
+  /**
+   * Rewrites whole blocks `indexes` of `vdi` with the bytes of stream `key` like a guest would
+   * (fresh slots: snapshots keep theirs); the CBT log and `physical_utilisation` follow.
+   */
+  writeGenerated(vdi: string, indexes: readonly number[], key: number, pattern: ContentPattern): void {
+    this.putGenerated(vdi, indexes, key, pattern, true)
+  }
+
   /** True when block `index` (2 MiB) of `vdi` was ever written. */
   isAllocated(vdi: string, index: number): boolean {
     return this.contents.isAllocated(this.handle(vdi), index)
@@ -84,6 +115,55 @@ export class SimulatorStorage {
       block.copy(out, index * VDI_BLOCK_BYTES, 0, Math.min(VDI_BLOCK_BYTES, size - index * VDI_BLOCK_BYTES))
     }
     return out
+  }
+
+  /** The whole content of `vdi` (`virtual_size` bytes, holes as zeros) as a stream read block by block. */
+  rawStream(vdi: string): Readable {
+    const source = this.source(vdi, { everyBlock: true })
+    return Readable.from(
+      (async function* () {
+        for await (const block of source.blocks()) yield block.data
+      })(),
+      { objectMode: false },
+    )
+  }
+
+  /** The hex digest (`sha256` unless named) of `vdi`'s whole content, as `rawStream` gives it. */
+  async digest(vdi: string, algorithm = 'sha256'): Promise<string> {
+    const hash = createHash(algorithm)
+    for await (const chunk of this.rawStream(vdi)) hash.update(chunk as Buffer)
+    return hash.digest('hex')
+  }
+
+  /**
+   * The first byte offset where the contents of `a` and `b` differ (a size difference counts at
+   * the smaller size), or undefined when they are equal. Shared or unallocated blocks are not read.
+   */
+  firstDifference(a: string, b: string): number | undefined {
+    const [sizeA, sizeB] = [a, b].map((vdi) => this.db.get('VDI', vdi).virtual_size as number) as [
+      number,
+      number,
+    ]
+    const size = Math.min(sizeA, sizeB)
+    const [handleA, handleB] = [this.handle(a), this.handle(b)]
+    const [bufferA, bufferB] = [Buffer.allocUnsafe(VDI_BLOCK_BYTES), Buffer.allocUnsafe(VDI_BLOCK_BYTES)]
+    for (let index = 0; index * VDI_BLOCK_BYTES < size; index++) {
+      const slot = this.contents.slotOf(handleA, index)
+      if (slot === this.contents.slotOf(handleB, index)) continue
+      const length = Math.min(VDI_BLOCK_BYTES, size - index * VDI_BLOCK_BYTES)
+      const blockA = this.contents.readBlock(handleA, index, bufferA).subarray(0, length)
+      const blockB = this.contents.readBlock(handleB, index, bufferB).subarray(0, length)
+      if (blockA.equals(blockB)) continue
+      let at = 0
+      while (blockA[at] === blockB[at]) at++
+      return index * VDI_BLOCK_BYTES + at
+    }
+    return sizeA === sizeB ? undefined : size
+  }
+
+  /** Produces every generated block now, so that later reads cost a file read (benchmark setup). */
+  materialize(): void {
+    this.store.materialize()
   }
 
   /** Drops the data of `vdi` (VDI.data_destroy); the record and its CBT log stay. */
@@ -134,6 +214,27 @@ export class SimulatorStorage {
   /** Closes the block file (and removes the temp directory). */
   close(): void {
     this.store.close()
+  }
+
+  private putGenerated(
+    vdi: string,
+    indexes: readonly number[],
+    key: number,
+    pattern: ContentPattern,
+    guest: boolean,
+  ): void {
+    const size = this.db.get('VDI', vdi).virtual_size as number
+    const handle = this.handle(vdi)
+    // Every index is checked before the first write: a bad list writes nothing.
+    const bad = indexes.find((i) => !Number.isSafeInteger(i) || i < 0 || i * VDI_BLOCK_BYTES >= size)
+    if (bad !== undefined) throw new RangeError(`block ${bad} is not in VDI ${vdi} of ${size} bytes`)
+    for (const index of indexes) {
+      const offset = index * VDI_BLOCK_BYTES
+      const validBytes = Math.min(VDI_BLOCK_BYTES, size - offset)
+      this.contents.writeGenerated(handle, index, { key, index, pattern, validBytes })
+      if (guest) this.cbt.recordWrite(vdi, offset, validBytes)
+    }
+    this.refreshUtilisation(vdi)
   }
 
   private bound(vdi: string, handle: string, origin: string | undefined): void {

@@ -1,3 +1,4 @@
+import type { BlockRecipe } from './block-content.ts'
 import type { BlockStore } from './block-store.ts'
 import { VDI_BLOCK_BYTES } from './block-store.ts'
 
@@ -88,6 +89,19 @@ export class VdiContents {
       if (old !== undefined) this.store.release(old)
       done += length
     }
+  }
+
+  /** Replaces block `index` of `handle` by a generated one (a fresh slot, like any write). */
+  writeGenerated(handle: string, index: number, recipe: BlockRecipe): void {
+    const map = this.map(handle)
+    const old = map.get(index)
+    map.set(index, this.store.allocateGenerated(recipe))
+    if (old !== undefined) this.store.release(old)
+  }
+
+  /** The slot of block `index` of `handle` (undefined when unallocated): equal slots hold equal bytes. */
+  slotOf(handle: string, index: number): number | undefined {
+    return this.map(handle).get(index)
   }
 
   /** Bytes held by `handle`: its allocated blocks × 2 MiB (the simulator's `physical_utilisation`). */
