@@ -17,7 +17,7 @@ import { startChildWorker } from './processes.ts'
 import type { ChildWorker } from './processes.ts'
 
 const MiB = 2 ** 20
-const DISK_BYTES = Number(process.env.BENCH_EXPORT_MIB ?? 128) * MiB
+const DISK_BYTES = Number(process.env.BENCH_EXPORT_MIB ?? 64) * MiB
 // The simulator reads its block file 2 MiB at a time; the bare server reads with the same size.
 const READ_BYTES = 2 * MiB
 

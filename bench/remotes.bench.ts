@@ -26,7 +26,7 @@ import { run, timeCommand } from './processes.ts'
 
 const MIB = 1 << 20
 const LOCAL_MIB = Number(process.env.BENCH_REMOTE_MIB ?? 256)
-const S3_MIB = Number(process.env.BENCH_S3_MIB ?? 64)
+const S3_MIB = Number(process.env.BENCH_S3_MIB ?? 32)
 
 /** The same 1 MiB of random bytes, `mib` times (random so no filesystem compresses it). */
 async function* source(block: Buffer, mib: number): AsyncGenerator<Uint8Array> {
