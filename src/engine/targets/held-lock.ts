@@ -15,6 +15,8 @@ export class HeldLock {
   readonly #clock: Clock
   readonly #refreshEveryMs: number
   #lastRefreshMs: number
+  /** The renewal in flight: disks written concurrently share it (two would race on the lease's version). */
+  #renewing: Promise<void> | undefined
 
   constructor(handle: LockHandle, vmUuid: string, clock: Clock, ttlMs: number) {
     this.handle = handle
@@ -24,11 +26,21 @@ export class HeldLock {
     this.#lastRefreshMs = clock.now()
   }
 
-  /** Renews the lease when a third of it has passed since the last renewal; else does nothing. */
+  /** Renews the lease when a third of it has passed since the last renewal (callers at once share one renewal); else does nothing. */
   async keepAlive(): Promise<void> {
+    if (this.#renewing !== undefined) return this.#renewing
     if (this.#clock.now() - this.#lastRefreshMs < this.#refreshEveryMs) return
-    await this.handle.refresh()
-    this.#lastRefreshMs = this.#clock.now()
+    this.#renewing = this.handle.refresh().then(
+      () => {
+        this.#lastRefreshMs = this.#clock.now()
+        this.#renewing = undefined
+      },
+      (error: unknown) => {
+        this.#renewing = undefined
+        throw error
+      },
+    )
+    return this.#renewing
   }
 
   /** The same disk, whose `blocks()` keeps this lock alive before each block it yields. */

@@ -267,3 +267,46 @@ export function recordingRemote(inner: Remote, log: string[]): Remote {
     },
   })
 }
+
+/** One full run of `vm` to `target` at `timestampMs` with `xva` as the export: beforeBackup, runFull under `export`, afterBackup always. */
+export async function runFullBackup(
+  target: BackupTarget,
+  vm: FakeVm,
+  timestampMs: number,
+  xva: AsyncIterable<Uint8Array>,
+  task: Task,
+): Promise<void> {
+  const context = runContext(vm, timestampMs, 'full')
+  await target.beforeBackup(context, task)
+  try {
+    await task.run(
+      { message: 'export', data: { type: 'remote', id: target.id, isFull: true } },
+      (exportTask) =>
+        target.runFull?.(
+          context,
+          { vmSnapshot: vmRecord(newUuid(), { is_a_snapshot: true }), stream: xva },
+          exportTask,
+        ) ?? Promise.resolve(undefined),
+    )
+  } finally {
+    await target.afterBackup(context, task)
+  }
+}
+
+/** An XVA-like byte stream (its bytes are opaque to a remote target), and whether it was read. */
+export function xvaStream(
+  seed: number,
+  size = 96 * 1024,
+): { bytes: Uint8Array; stream: AsyncIterable<Uint8Array>; read: () => boolean } {
+  const bytes = new Uint8Array(size).map((_, i) => (i * 31 + seed) & 0xff)
+  let read = false
+  return {
+    bytes,
+    read: () => read,
+    stream: (async function* () {
+      read = true
+      for (let at = 0; at < size; at += 32 * 1024)
+        yield await Promise.resolve(bytes.subarray(at, at + 32 * 1024))
+    })(),
+  }
+}
