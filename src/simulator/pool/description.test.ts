@@ -11,7 +11,13 @@ const fixture = fileURLToPath(new URL('../../../test/fixtures/simulator/pool.yam
 describe('pool descriptions', () => {
   it('loads the YAML fixture into hosts, SRs, networks and VMs with consistent bound fields', async () => {
     const db = new SimulatorDb()
-    const built = buildPool(db, await readPoolDescription(fixture), 0)
+    const description = await readPoolDescription(fixture)
+    assert.deepEqual(description.vms[0]?.disks?.[1]?.content, {
+      seed: 2,
+      allocatedFraction: 0.3,
+      pattern: 'text',
+    })
+    const built = buildPool(db, description, 0)
     assert.equal(db.all('host').length, 2)
     const pool = db.get('pool', built.pool)
     assert.equal(pool.master, built.hosts.get('lab-1'))
