@@ -12,8 +12,8 @@ export interface SimSources extends VmRunSources {
   readonly opened: { readonly vdiRef: string; readonly baseVdiRef: string | undefined }[]
   /** Each VM export opened: the VM (or snapshot) ref. */
   readonly openedVms: string[]
-  /** Exports closed (VDI and VM). */
-  readonly closed: { count: number }
+  /** Refs (VDI or VM) whose export was closed, at least once. */
+  readonly closed: Set<string>
   /** Resolves once a stalled disk is being read. */
   readonly stalled: Promise<void>
 }
@@ -30,7 +30,7 @@ export interface SimSourcesOptions {
 export function simSources(sim: RunningSimulator, options: SimSourcesOptions = {}): SimSources {
   const opened: { vdiRef: string; baseVdiRef: string | undefined }[] = []
   const openedVms: string[] = []
-  const closed = { count: 0 }
+  const closed = new Set<string>()
   let reachStall: () => void = () => undefined
   const stalled = new Promise<void>((resolve) => (reachStall = resolve))
   return {
@@ -64,7 +64,7 @@ export function simSources(sim: RunningSimulator, options: SimSourcesOptions = {
         blocks,
         result: () => Promise.resolve(),
         close: () => {
-          closed.count++
+          closed.add(request.vdiRef)
           return Promise.resolve()
         },
       })
@@ -83,7 +83,7 @@ export function simSources(sim: RunningSimulator, options: SimSourcesOptions = {
         stream: stream(),
         result: () => Promise.resolve(),
         close: () => {
-          closed.count++
+          closed.add(request.vmRef)
           return Promise.resolve()
         },
       })
