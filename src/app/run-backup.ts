@@ -2,7 +2,9 @@
 // and remotes → the engine's job run → everything closed. Every failure before the job starts names
 // the field of the description it comes from, and nothing is snapshotted or written then.
 import type { JobRemote, JobRunResult } from '../engine/run-job.ts'
-import { runBackupJob } from '../engine/run-job.ts'
+import { listJobVms, runBackupJob } from '../engine/run-job.ts'
+import type { SettingsExplanation } from '../engine/settings-explanation.ts'
+import { explainSettings } from '../engine/settings-explanation.ts'
 import type { Credential } from '../engine/credentials.ts'
 import type { RunDescription } from '../engine/run-description.ts'
 import type { RunDescriptionWarning } from '../engine/run-description-error.ts'
@@ -140,5 +142,38 @@ export async function runBackupFromFile(path: string, options: RunBackupOptions)
     )
   } finally {
     await Promise.allSettled([...clients.map((c) => c.disconnect()), ...closers.map((close) => close())])
+  }
+}
+
+/**
+ * The effective settings of every VM of the run description at `path`, per target, with where
+ * each value comes from (`run --explain`): nothing is snapshotted or written. Explicit VM ids are
+ * taken as listed; a smart pattern needs the pools, so the XAPIs are logged in to and their VMs
+ * selected (read-only calls), then logged out.
+ */
+export async function explainRunFile(
+  path: string,
+  options: Pick<RunBackupOptions, 'clock' | 'env' | 'onWarnings' | 'signal'> = {},
+): Promise<SettingsExplanation> {
+  const { description: checked, warnings } = await readRunDescriptionFile(path)
+  options.onWarnings?.(warnings)
+  const { job, schedule } = checked
+  if (job.vms.kind === 'ids') return explainSettings(job, schedule.id, job.vms.ids)
+  const description = await resolveRunCredentials(
+    checked,
+    nodeCredentialReader(credentialBaseDir(path), options.env ?? process.env),
+    path,
+  )
+  const clients: XapiClient[] = []
+  try {
+    const xapis = await connectXapis(description, options.clock, clients, options.signal)
+    const vms = await listJobVms(description, xapis, options.signal ?? new AbortController().signal)
+    return explainSettings(
+      job,
+      schedule.id,
+      vms.selected.map((vm) => vm.uuid),
+    )
+  } finally {
+    await Promise.allSettled(clients.map((c) => c.disconnect()))
   }
 }

@@ -12,6 +12,7 @@ type Register = (program: Command, io: CliIo) => void
 // name): `vhd info` then loads only the VHD code, not the task log, repository or simulator code
 // (start-up is mostly module loading; issue: start-up cost). In the order `--help` lists them.
 const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
+  run: async () => (await import('./run.ts')).registerRunCommand,
   log: async () => (await import('./log.ts')).registerLogCommands,
   backups: async () => (await import('./backups.ts')).registerBackupsCommands,
   remote: async () => (await import('./remote.ts')).registerRemoteCommands,

@@ -18,7 +18,7 @@ import type { RunDescription } from './run-description.ts'
 import { resolveSettings } from './settings.ts'
 import type { VmBackupSettings } from './settings-schema.ts'
 import { createRemoteTarget } from './targets/remote-target.ts'
-import type { VmCandidate } from './vm-selection.ts'
+import type { VmCandidate, VmSelection } from './vm-selection.ts'
 import { selectVms } from './vm-selection.ts'
 import type { VmRunSources } from './vm-run/sources.ts'
 import { runVmBackup } from './vm-run/vm-run.ts'
@@ -66,15 +66,32 @@ interface FoundVm {
   readonly candidate: VmCandidate
 }
 
-async function listCandidates(input: BackupJobInput, signal: AbortSignal): Promise<FoundVm[]> {
+async function listCandidates(
+  xapis: ReadonlyMap<string, XapiClient>,
+  signal: AbortSignal,
+): Promise<FoundVm[]> {
   const found: FoundVm[] = []
-  for (const [xapiId, xapi] of input.xapis) {
+  for (const [xapiId, xapi] of xapis) {
     const pools = await xapi.getAllRecords('pool', { signal })
     const poolUuid = [...pools.values()][0]?.uuid ?? ''
     for (const record of (await xapi.getAllRecords('VM', { signal })).values())
       found.push({ xapiId, xapi, record, candidate: { ...record, poolUuid } })
   }
   return found
+}
+
+/** The VMs of every pool that the job's `vms` pattern selects (what a run would back up), read-only. */
+export async function listJobVms(
+  description: RunDescription<unknown>,
+  xapis: ReadonlyMap<string, XapiClient>,
+  signal: AbortSignal,
+): Promise<VmSelection> {
+  const candidates = await listCandidates(xapis, signal)
+  return selectVms(
+    description.job.vms,
+    candidates.map((c) => c.candidate),
+    description.job.id,
+  )
 }
 
 /** The job's settings at the job and schedule level (concurrency, timeout, rate, retries, reportWhen). */
@@ -208,7 +225,7 @@ export async function runBackupJob(input: BackupJobInput, context: TaskContext):
           'JOB_UNSUPPORTED',
           'replication to SRs (job.srs) is not built yet: remove job.srs or wait for issue 11',
         )
-      const candidates = await listCandidates(input, job.signal)
+      const candidates = await listCandidates(input.xapis, job.signal)
       const byUuid = new Map(candidates.map((c) => [c.record.uuid, c]))
       const selection = selectVms(
         description.job.vms,
