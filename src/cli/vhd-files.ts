@@ -5,6 +5,7 @@ import { stat } from 'node:fs/promises'
 import { posix } from 'node:path'
 import { BackupError } from '../shared/errors.ts'
 import { LocalFile, VhdChain, VhdError } from '../formats/vhd/index.ts'
+import { pageAlignedBuffer } from '../formats/vhd/random-access-file.ts'
 import type { RandomAccessFile } from '../formats/vhd/index.ts'
 
 /** Stable codes of VhdCommandError. */
@@ -141,4 +142,31 @@ export function checkNotAnInput(output: string, stats: BigIntStats, inputs: read
     output,
     'write to another file',
   )
+}
+
+/**
+ * A second handle on the raw image `file` (opened from `path`) with O_DIRECT, when the file is
+ * mostly holes (fewer allocated bytes than half its size): a hole read that way costs a memset
+ * instead of a page-cache page (8 GiB of holes: 1.7-2 s against 3.8-4.9 s here, and no page cache
+ * evicted on a disk larger than memory). Undefined when the file is dense, or O_DIRECT is refused
+ * at open or at a first read; the handle is checked to be the same file.
+ */
+export async function openSparseScan(path: string, file: LocalFile): Promise<LocalFile | undefined> {
+  const stats = await file.stat()
+  if (stats.blocks * 512n * 2n >= stats.size) return undefined
+  let direct: LocalFile
+  try {
+    direct = await LocalFile.open(path, 'read-direct')
+  } catch {
+    return undefined
+  }
+  try {
+    const again = await direct.stat()
+    if (again.dev !== stats.dev || again.ino !== stats.ino) throw new Error('another file')
+    await direct.readInto(0, pageAlignedBuffer(4096))
+    return direct
+  } catch {
+    await direct.close()
+    return undefined
+  }
 }

@@ -14,6 +14,8 @@ import {
 import type { MergeStore } from '../formats/vhd/index.ts'
 import { localMergeStore, mergeVhdChain } from '../formats/vhd/index.ts'
 import { cli } from './testing/run-cli.ts'
+import { LocalFile } from '../formats/vhd/index.ts'
+import { openSparseScan } from './vhd-files.ts'
 
 const MiB = 2 ** 20
 let dir = ''
@@ -171,6 +173,47 @@ describe('xapi-backup vhd', () => {
     assert.equal(run.code, 0, run.err)
     assert.ok(synced.includes(`${realpathSync(join(dir, 's.out'))} ${content.length}`), synced.join('\n'))
     assert.ok(Buffer.from(content).equals(await readFile(join(dir, 's.out'))))
+  })
+
+  it('converts a sparse raw file (read with O_DIRECT where the file system allows) with an unaligned end', async () => {
+    const size = 40 * MiB + 3 * 512 + 100
+    const content = new Uint8Array(size)
+    const random = createRandom(15)
+    const path = join(dir, 'holes.raw')
+    const handle = await open(path, 'w')
+    try {
+      // Data in a few places, the end included; holes everywhere else.
+      for (const offset of [0, 7 * MiB + 4096, 21 * MiB - 512, size - 5000]) {
+        const data = randomSparseDisk(random, 4096, 1, 4096).map((b, i) => b | (i === 0 ? 1 : 0))
+        const piece = data.subarray(0, Math.min(data.length, size - offset))
+        content.set(piece, offset)
+        await handle.write(piece, 0, piece.length, offset)
+      }
+      await handle.truncate(size)
+    } finally {
+      await handle.close()
+    }
+    const raw = await LocalFile.open(path)
+    const scan = await openSparseScan(path, raw)
+    await Promise.all([raw.close(), scan?.close()])
+    const made = await cli('vhd', 'from-raw', path, join(dir, 'holes.vhd'))
+    assert.equal(made.code, 0, made.err)
+    assert.match(made.out, /: 4 block\(s\)/)
+    assert.equal((await cli('vhd', 'to-raw', join(dir, 'holes.vhd'), join(dir, 'holes.out'))).code, 0)
+    const back = await readFile(join(dir, 'holes.out'))
+    const padded = new Uint8Array(Math.ceil(size / 512) * 512)
+    padded.set(content)
+    assert.ok(
+      Buffer.from(padded).equals(back),
+      `content back (scan handle: ${scan === undefined ? 'none' : 'O_DIRECT'})`,
+    )
+    const dense = await LocalFile.open(join(dir, 's.raw'))
+    assert.equal(
+      await openSparseScan(join(dir, 's.raw'), dense),
+      undefined,
+      'a dense file is read through the cache',
+    )
+    await dense.close()
   })
 
   it('exits 1 on a damaged file and names the field', async () => {

@@ -27,6 +27,7 @@ import {
   notAVhdReason,
   openChain,
   openInput,
+  openSparseScan,
   refuseNonVhd,
   refuseOutputOverInputs,
 } from './vhd-files.ts'
@@ -168,7 +169,11 @@ async function writeFromRaw(
       let renamed = false
       try {
         const options = { uniqueId: newUuid(), timestampMs: systemClock.now(), ...parentRef }
-        const result = await convertRawToVhd(raw, out, options).finally(() => out.close())
+        const scan = await openSparseScan(rawPath, raw)
+        const result = await convertRawToVhd(scan ?? raw, out, options).finally(async () => {
+          await out.close()
+          await scan?.close()
+        })
         await rename(temp, outPath)
         renamed = true
         await syncDirectory(dirname(resolve(outPath)))

@@ -108,13 +108,19 @@ export function pageAlignedBuffer(size: number): Uint8Array {
 
 type WasmMemory = new (descriptor: { initial: number }) => { readonly buffer: ArrayBuffer }
 
-/** How LocalFile.open opens: read-only, read-write (existing file), create/truncate, or create a new file only. */
-export type LocalFileMode = 'read' | 'write' | 'create' | 'create-new'
+/**
+ * How LocalFile.open opens: read-only, read-only with O_DIRECT (page-aligned buffers, offsets and
+ * lengths only; see LocalFile.open), read-write (existing file), create/truncate, or create only.
+ */
+export type LocalFileMode = 'read' | 'read-direct' | 'write' | 'create' | 'create-new'
 
 // Reading opens with O_NONBLOCK: no effect on a regular file, but a FIFO named as a VHD or a raw
 // image then opens at once (and is refused by its type) instead of blocking until a writer comes.
+// Undefined off Linux: a direct open then fails with EINVAL, as on a file system without O_DIRECT.
+const DIRECT = constants.O_DIRECT as number | undefined
 const FLAGS: Record<LocalFileMode, string | number> = {
   read: constants.O_RDONLY | constants.O_NONBLOCK,
+  'read-direct': constants.O_RDONLY | constants.O_NONBLOCK | (DIRECT ?? 0),
   write: 'r+',
   create: 'w+',
   'create-new': 'wx+',
@@ -124,18 +130,27 @@ const FLAGS: Record<LocalFileMode, string | number> = {
 export class LocalFile implements RandomAccessFile {
   readonly name: string
   readonly #handle: FileHandle
+  readonly #direct: boolean
 
-  private constructor(name: string, handle: FileHandle) {
+  private constructor(name: string, handle: FileHandle, direct: boolean) {
     this.name = name
     this.#handle = handle
+    this.#direct = direct
   }
 
   /**
    * Opens `path`: `write` read-write (the file must exist), `create` creates or truncates it,
    * `create-new` creates it and fails with EEXIST when something is already there (never truncates).
+   * `read-direct` bypasses the page cache (a hole then costs a memset, not a page-cache page); its
+   * reads need 4 KiB-aligned buffers, offsets and lengths, and one short read means end of file.
+   * It fails (EINVAL) where the file system or the platform has no O_DIRECT.
    */
   static async open(path: string, mode: LocalFileMode = 'read'): Promise<LocalFile> {
-    return new LocalFile(path, await open(path, FLAGS[mode]))
+    if (mode === 'read-direct' && DIRECT === undefined)
+      throw Object.assign(new Error(`EINVAL: no O_DIRECT on this platform, open '${path}'`), {
+        code: 'EINVAL',
+      })
+    return new LocalFile(path, await open(path, FLAGS[mode]), mode === 'read-direct')
   }
 
   /** The open file's status (device and inode as bigints: the identity of the file, whatever its name). */
@@ -152,9 +167,11 @@ export class LocalFile implements RandomAccessFile {
   async readInto(offset: number, target: Uint8Array): Promise<number> {
     let done = 0
     while (done < target.length) {
-      const { bytesRead } = await this.#handle.read(target, done, target.length - done, offset + done)
-      if (bytesRead === 0) break
+      const wanted = target.length - done
+      const { bytesRead } = await this.#handle.read(target, done, wanted, offset + done)
       done += bytesRead
+      // A direct read continued after a short one would start unaligned (EINVAL): short is the end.
+      if (bytesRead === 0 || (this.#direct && bytesRead < wanted)) break
     }
     return done
   }

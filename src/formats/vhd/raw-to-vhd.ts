@@ -10,6 +10,9 @@ import { fail } from './vhd-error.ts'
 import type { VhdParentRef } from './vhd-stream-writer.ts'
 import { planVhdStream } from './vhd-stream-writer.ts'
 
+// Alignment of O_DIRECT buffers, offsets and lengths that every Linux block device accepts.
+const DIRECT_ALIGNMENT = 4096
+
 /**
  * Reads raw block `index` into `target` (blockSize bytes) and returns the view of it that lies in
  * the disk (the raw size rounded up to a sector), zero past the raw end; a short read (the file
@@ -23,7 +26,9 @@ export async function readRawBlock(
 ): Promise<Uint8Array> {
   const start = index * target.length
   const expected = Math.max(0, Math.min(target.length, rawSize - start))
-  const into = target.subarray(0, expected)
+  // Whole 4 KiB pages even at the end of the file: an O_DIRECT file takes only aligned lengths, and
+  // a read past the end stops there anyway.
+  const into = target.subarray(0, Math.min(target.length, roundUp(expected, DIRECT_ALIGNMENT)))
   let done: number
   if (raw.readInto === undefined) {
     const bytes = await raw.read(start, expected)
@@ -163,11 +168,15 @@ async function appendBlocks(
   const bitmapSize = bitmapSizeBytes(blockSize)
   const blockBytes = bitmapSize + blockSize
   const count = Math.ceil(roundUp(rawSize, SECTOR_SIZE) / blockSize)
-  // One slot per block in flight, each a full bitmap then the data, written with one call; slots
-  // start on page boundaries so the data sits at page + bitmapSize (see pageAlignedBuffer).
-  const stride = roundUp(blockBytes, 4096)
+  // One slot per block in flight, each a full bitmap then the data, written with one call. The data
+  // starts on a page boundary: an O_DIRECT read needs it, and page copies are fastest there (see
+  // pageAlignedBuffer); the bitmap sits in the end of the page before.
+  const head = roundUp(bitmapSize, DIRECT_ALIGNMENT)
+  const stride = head + blockSize
   const arena = pageAlignedBuffer(stride * DEPTH)
-  const slots = Array.from({ length: DEPTH }, (_, i) => arena.subarray(i * stride, i * stride + blockBytes))
+  const slots = Array.from({ length: DEPTH }, (_, i) =>
+    arena.subarray(i * stride + head - bitmapSize, (i + 1) * stride),
+  )
   for (const slot of slots) slot.fill(0xff, 0, bitmapSize)
   const scratch = parent === undefined ? undefined : pageAlignedBuffer(parent.scratchSize)
   const writes: Promise<unknown>[] = []
