@@ -2,8 +2,6 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { buildTaskTrees, runStatus } from '../../tasks/index.ts'
 import type { TaskEvent, TaskTreeNode } from '../../tasks/index.ts'
-import { runBounded } from '../../../test/support/bounded-child.ts'
-import { nodeTimers } from './live-sink.ts'
 import { exitCodeFor, formatRunSummary } from './summary.ts'
 import { captureSink, fixtureEvents, parseDraw, replay, syntheticRun } from './testing/harness.ts'
 
@@ -237,66 +235,5 @@ describe('live sink, TTY mode', () => {
       `  ✔ ${OK}  9.5 s  3.00 GiB`,
       `  ✔ ${LATE}  9.5 s  3.00 GiB`,
     ])
-  })
-})
-
-describe('live sink, in every mode', () => {
-  const hostile: TaskEvent[] = [
-    { event: 'job.start', id: 'j', timestamp: 0, data: { mode: 'full', password: 'hunter2' } },
-    {
-      event: 'task.start',
-      id: 'v',
-      parentId: 'j',
-      timestamp: 0,
-      data: { type: 'VM', id: 'x', name_label: 'evil\x1b[2J\nforged: done' },
-    },
-    {
-      event: 'task.warning',
-      id: 'v',
-      timestamp: 0,
-      message: 'GET https://root:s3cret@xen/?session_id=OpaqueRef:abc failed',
-    },
-    { event: 'task.end', id: 'v', timestamp: 0, status: 'success' },
-    { event: 'job.end', id: 'j', timestamp: 0, status: 'success' },
-  ]
-
-  for (const mode of [{ isTty: false }, { isTty: true }, { isTty: false, json: true }]) {
-    it(`redacts again and keeps control characters out (${JSON.stringify(mode)})`, () => {
-      const { sink, clock, text, timers } = captureSink({ ...mode, startMs: 0 })
-      replay(hostile, sink, clock, () => {
-        timers.tick()
-      })
-      sink.close()
-      const out = text()
-      for (const secret of ['hunter2', 's3cret', 'OpaqueRef:abc'])
-        assert.equal(out.includes(secret), false, secret)
-      if (mode.json !== true) {
-        assert.equal(out.includes('\x1b[2J'), false)
-        assert.equal(out.includes('\nforged'), false)
-      }
-    })
-  }
-
-  it('ignores events after close and leaves no timer set', () => {
-    const { sink, clock, chunks, timers } = captureSink({ isTty: true })
-    replay(syntheticRun(1).slice(0, 5), sink, clock)
-    assert.equal(timers.active, 1)
-    const summary = sink.close()
-    assert.equal(timers.active, 0)
-    assert.equal(summary.status, 'interrupted')
-    const drawn = chunks.length
-    sink.write({ event: 'job.end', id: 'job', timestamp: clock.now(), status: 'success' })
-    assert.equal(chunks.length, drawn)
-    assert.equal(sink.close(), summary)
-  })
-
-  it("uses node's timers unref'd, so an open view never keeps the process alive", async () => {
-    const handle = nodeTimers.setInterval(() => undefined, 100_000) as ReturnType<typeof setInterval>
-    assert.equal(handle.hasRef(), false)
-    nodeTimers.clearInterval(handle)
-    const run = await runBounded('src/cli/live/testing/open-view.ts', [], { timeoutMs: 30_000 })
-    assert.equal(run.timedOut, false)
-    assert.equal(run.status, 0, run.stderr)
-    assert.match(run.stdout, /▸ job full/)
   })
 })

@@ -52,6 +52,8 @@ export interface LiveSink extends TaskSink {
    * the CLI gave up on the run must not crash it, and the JSONL log still records it.
    */
   close(): RunSummary
+  /** The terminal was resized (stdout 'resize'): the next frames fit the new size. */
+  resize(columns: number, rows: number): void
   /** The error that stopped the display, if rendering ever failed (the run goes on without it). */
   readonly displayError: unknown
 }
@@ -87,13 +89,11 @@ export function createLiveSink(options: LiveSinkOptions): LiveSink {
   let displayError: unknown
   let display = true
 
+  let columns = options.columns ?? 80
+  let rows = options.rows ?? 24
+
   const draw = (final: boolean) => {
-    const frame = renderFrame(tree.roots, {
-      nowMs: clock.now(),
-      columns: options.columns ?? 80,
-      rows: options.rows ?? 24,
-      final,
-    })
+    const frame = renderFrame(tree.roots, { nowMs: clock.now(), columns, rows, final })
     if (droppedAbove > 0) above.push(`… ${droppedAbove} more warning or failure line(s): see the task log`)
     out(redrawText(previousLines, above, frame))
     previousLines = frame.length
@@ -154,6 +154,12 @@ export function createLiveSink(options: LiveSinkOptions): LiveSink {
         dirty = true
         if (lastDraw === undefined) draw(false)
       })
+    },
+    resize(newColumns: number, newRows: number) {
+      if (!(newColumns > 0 && newRows > 0)) return
+      columns = newColumns
+      rows = newRows
+      dirty = true
     },
     close() {
       if (summary !== undefined) return summary

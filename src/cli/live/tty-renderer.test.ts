@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { TaskEvent } from '../../tasks/index.ts'
 import { LiveTree } from './live-tree.ts'
-import { BAR_WIDTH, progressBar, redrawText, renderFrame } from './tty-renderer.ts'
+import { BAR_WIDTH, fit, progressBar, redrawText, renderFrame } from './tty-renderer.ts'
 
 function treeOf(events: readonly TaskEvent[]) {
   const tree = new LiveTree()
@@ -73,6 +73,14 @@ describe('TTY frame', () => {
     assert.deepEqual(renderFrame(tree.roots, { nowMs: 1000, columns: 80, rows: 2 }), [
       '▸ job full  1.0 s  VMs: 1 running',
     ])
+  })
+
+  it('counts wide characters as two cells when cutting to the width', () => {
+    assert.equal(fit('abcdef', 5), 'abc…')
+    assert.equal(fit('abcd', 5), 'abcd')
+    assert.equal(fit('VM 東京サーバー', 10), 'VM 東京…')
+    assert.equal(fit('ab😀c', 5), 'ab…')
+    assert.equal(fit('ab😀', 5), 'ab😀')
   })
 
   it('moves the cursor up only over a previous frame', () => {

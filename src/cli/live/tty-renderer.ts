@@ -59,12 +59,43 @@ function facts(node: TaskTreeNode, status: RunStatus, nowMs: number, collapsed: 
   return out.filter((s) => s !== '')
 }
 
-function fit(line: string, columns: number): string {
-  // One cell short of the width: some terminals wrap on the last column, which would break the
-  // line count that the next redraw moves the cursor up by.
-  const chars = Array.from(line)
+/**
+ * Cells a character takes: 2 for East Asian wide and fullwidth forms and most emoji (a VM named in
+ * Japanese would otherwise wrap, and the wrapped line would break the count the next redraw moves
+ * the cursor up by); 1 otherwise. An approximation of wcwidth on the common ranges.
+ */
+function cells(char: string): number {
+  const code = char.codePointAt(0) ?? 0
+  const wide =
+    (code >= 0x1100 && code <= 0x115f) ||
+    (code >= 0x2e80 && code <= 0xa4cf) ||
+    (code >= 0xac00 && code <= 0xd7a3) ||
+    (code >= 0xf900 && code <= 0xfaff) ||
+    (code >= 0xfe30 && code <= 0xfe4f) ||
+    (code >= 0xff00 && code <= 0xff60) ||
+    (code >= 0xffe0 && code <= 0xffe6) ||
+    (code >= 0x1f300 && code <= 0x1faff) ||
+    (code >= 0x20000 && code <= 0x3fffd)
+  return wide ? 2 : 1
+}
+
+/** `line` cut to `columns - 1` cells (some terminals wrap on the last column), ending with `…` when cut. */
+export function fit(line: string, columns: number): string {
   const max = Math.max(1, columns - 1)
-  return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : line
+  let used = 0
+  let out = ''
+  for (const char of line) {
+    const width = cells(char)
+    if (used + width > max) {
+      // Room for the ellipsis: drop characters until one cell is free.
+      const cut = Array.from(out)
+      while (cut.length > 0 && used + 1 > max) used -= cells(cut.pop() ?? '')
+      return `${cut.join('')}…`
+    }
+    used += width
+    out += char
+  }
+  return out
 }
 
 interface Item {

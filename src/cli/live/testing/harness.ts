@@ -52,7 +52,11 @@ export function captureSink(options: Partial<LiveSinkOptions> & { startMs?: numb
     clock,
     timers,
     ...options,
-    out: (text) => chunks.push(text),
+    out:
+      options.out ??
+      ((text) => {
+        chunks.push(text)
+      }),
   })
   return { sink, chunks, clock, timers, text: () => chunks.join('') }
 }
