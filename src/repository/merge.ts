@@ -103,7 +103,19 @@ export async function mergeVmBackups(
 ): Promise<MergeRunResult> {
   const dir = vmDir(vmUuid)
   const merges = await resumeInterruptedMerges(remote, store, vmUuid, task)
-  const { backups } = await listVmBackups(remote, vmUuid, { useCache: false })
+  const { backups, invalid } = await listVmBackups(remote, vmUuid, { useCache: false })
+  if (invalid.length > 0) {
+    // An unreadable metadata file may reference VHDs that look unreferenced: merging them away
+    // would destroy that backup's data. Merge nothing until check & repair has looked at it.
+    task?.warning('merges skipped: some backup metadata is unreadable (run backups check)', {
+      invalid: invalid.map((i) => i.path),
+    })
+    return {
+      merges,
+      mergedBytes: merges.reduce((n, m) => n + m.mergedBytes, 0),
+      skipped: invalid.map((i) => i.path),
+    }
+  }
   const vhdPaths = (await collectVhds(remote, dir)).filter(
     (p) => !p.slice(p.lastIndexOf('/') + 1).startsWith('.'),
   )

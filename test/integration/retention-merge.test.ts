@@ -128,6 +128,23 @@ describe('retention with merges', () => {
     assert.deepEqual((await checkVmBackups(remote, IDS.vm)).findings, [], 'nothing left to clean')
   })
 
+  it('merges nothing while a metadata file is unreadable: its VHDs may look unreferenced', async () => {
+    const root = join(dir, 'unreadable')
+    await import('node:fs/promises').then((fs) => fs.mkdir(root))
+    const remote = await openLocalRemote(root)
+    const contents = await dailyBackups(remote, 4)
+    const { backups } = await listVmBackups(remote, IDS.vm)
+    // Backup 2's metadata becomes unreadable: its VHD (and 3's parent) now looks unreferenced.
+    await remote.write(backups[2]?.id ?? '', Buffer.from('{ not json'))
+    const result = await withVmLock(remote, IDS.vm, (lock) =>
+      applyRetention(remote, IDS.vm, backups.slice(0, 2), { store: localRemoteMergeStore(root), lock }),
+    )
+    assert.equal(result.merge?.merges.length, 0)
+    assert.deepEqual(result.merge.skipped, [backups[2]?.id])
+    assertSameBytes(await readBackup(remote, 2), contents[2] ?? new Uint8Array(), 'backup 2 still reads')
+    assertSameBytes(await readBackup(remote, 3), contents[3] ?? new Uint8Array(), 'backup 3 still reads')
+  })
+
   it('merges at most maxMergedDeltasPerRun deltas per run, and the next run finishes', async () => {
     const root = join(dir, 'b')
     await import('node:fs/promises').then((fs) => fs.mkdir(root))
