@@ -16,7 +16,7 @@ import type { VmBackupSettings } from '../../settings-schema.ts'
 import { defaultSettings } from '../../settings-schema.ts'
 import type { VmRunResult } from '../vm-run.ts'
 import { runVmBackup } from '../vm-run.ts'
-import type { SimSources } from './sim-sources.ts'
+import type { VmRunSources } from '../sources.ts'
 import { simSources } from './sim-sources.ts'
 
 /** One mebibyte. */
@@ -73,7 +73,7 @@ export interface RunOptions {
   readonly settings?: Partial<VmBackupSettings>
   readonly mode?: 'full' | 'delta'
   readonly scheduleId?: string
-  readonly sources?: SimSources
+  readonly sources?: VmRunSources
   readonly clock?: Clock
   readonly snapshotRetentionOf?: (scheduleId: string) => number
 }
