@@ -1,0 +1,57 @@
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import process from 'node:process'
+import type { Command } from 'commander'
+import { runDemo } from '../app/demo.ts'
+import { systemClock } from '../shared/clock.ts'
+import { JsonlFileSink } from '../tasks/sinks/jsonl-sink.ts'
+import { fanOutSink } from '../tasks/sinks/memory-sink.ts'
+import type { CliIo } from './io.ts'
+import { CliExit, processIo } from './io.ts'
+import { createLiveSink, formatRunSummary } from './live/index.ts'
+
+/** Registers `demo [--dir <folder>]`: the simulator, a delta job twice, a full job, list, check, restore. */
+export function registerDemoCommand(program: Command, io: CliIo): void {
+  program
+    .command('demo')
+    .description('show the whole product in a minute: simulator, delta and full backups, check, restore')
+    .option('--dir <folder>', 'where the demo writes (emptied first)', join(tmpdir(), 'xapi-backup-demo'))
+    .action(async (options: { dir: string }) => {
+      const dir = resolve(options.dir)
+      const result = await runDemo(dir, {
+        say: (line) => {
+          io.out(`${line}\n`)
+        },
+        runSink: async (name) => {
+          const live = createLiveSink({
+            out: io.out,
+            isTty: io.out === processIo.out && process.stdout.isTTY,
+            clock: systemClock,
+          })
+          const file = await JsonlFileSink.open(join(dir, `${name}.jsonl`))
+          return {
+            sink: fanOutSink(live, file),
+            done: async () => {
+              io.out(formatRunSummary(live.close()))
+              await file.close()
+            },
+          }
+        },
+      })
+      io.out(
+        [
+          '',
+          '== what to try next ==',
+          `xapi-backup backups list ${result.remoteUrl}`,
+          `xapi-backup backups check ${result.remoteUrl}`,
+          `xapi-backup log show ${join(dir, 'delta-2.jsonl')}`,
+          `xapi-backup vhd info $(ls ${join(dir, 'remote')}/xo-vm-backups/*/vdis/*/*/*.vhd | head -1)`,
+          `xapi-backup run ${join(dir, 'delta-job.yaml')} --explain   # the effective settings`,
+          'xapi-backup simulator   # a pool to point your own run descriptions at',
+          `(the demo's simulator has stopped; everything it wrote is in ${dir})`,
+          '',
+        ].join('\n'),
+      )
+      if (!result.restoredMatches) throw new CliExit(1, 'error: the restored disk differs from its snapshot')
+    })
+}
