@@ -2,7 +2,6 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import process from 'node:process'
 import type { Command } from 'commander'
-import { runDemo } from '../app/demo.ts'
 import { systemClock } from '../shared/clock.ts'
 import { JsonlFileSink } from '../tasks/sinks/jsonl-sink.ts'
 import { fanOutSink } from '../tasks/sinks/memory-sink.ts'
@@ -18,6 +17,8 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
     .option('--dir <folder>', 'where the demo writes (emptied first)', join(tmpdir(), 'xapi-backup-demo'))
     .action(async (options: { dir: string }) => {
       const dir = resolve(options.dir)
+      // Loaded here: `--help` must not load the simulator and the engine (start-up).
+      const { runDemo } = await import('../app/demo.ts')
       const result = await runDemo(dir, {
         say: (line) => {
           io.out(`${line}\n`)

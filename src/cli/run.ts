@@ -1,8 +1,6 @@
 import process from 'node:process'
 import type { Command } from 'commander'
-import { explainRunFile, runBackupFromFile } from '../app/run-backup.ts'
 import type { RunDescriptionWarning } from '../engine/run-description-error.ts'
-import { renderSettingsExplanation } from '../engine/settings-explanation.ts'
 import { systemClock } from '../shared/clock.ts'
 import type { TaskSink } from '../tasks/events.ts'
 import { JsonlFileSink } from '../tasks/sinks/jsonl-sink.ts'
@@ -51,6 +49,9 @@ function terminalSize(): { columns?: number; rows?: number } {
 }
 
 async function runAction(file: string, options: RunOptions, io: CliIo): Promise<void> {
+  // Loaded here, not at the top: `--help` and other commands must not pay for the engine (start-up).
+  const { explainRunFile, runBackupFromFile } = await import('../app/run-backup.ts')
+  const { renderSettingsExplanation } = await import('../engine/settings-explanation.ts')
   if (options.explain === true) {
     const explanation = await explainRunFile(file, { onWarnings: printWarnings(io) })
     io.out(

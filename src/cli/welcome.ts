@@ -20,6 +20,9 @@ const REMOTES_TEXT = `Remotes:
 export function helpAfterText(): string {
   return `
 Examples:
+  xapi-backup demo                           the whole product in a minute against the simulator
+  xapi-backup run job.yaml --log run.jsonl   run a backup job from a run description
+  xapi-backup run job.yaml --explain         each VM's effective settings and where they come from
   xapi-backup simulator                      run a simulated XAPI pool (prints url, user, password)
   xapi-backup vhd info disk.vhd              footer, header and block table of a VHD file
   xapi-backup backups list /srv/backups      the backups in a folder, oldest first
@@ -47,6 +50,8 @@ export function welcomeText(version: string): string {
   return `xapi-backup ${version}: backup, replication and restore for Xen pools over XAPI
 
 Try it without a pool:
+  See everything at once (simulator, delta and full backups, check, restore; what npm start runs):
+    npx xapi-backup demo
   Start a simulated XAPI pool (it prints the url, user and password to connect with):
     npx xapi-backup simulator
   Inspect a VHD file:

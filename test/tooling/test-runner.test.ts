@@ -28,7 +28,7 @@ describe('test reporters', () => {
 
   it(
     'stop a hung file after TEST_FILE_TIMEOUT_MS, naming the test it was stuck in',
-    { timeout: 60_000 },
+    { timeout: 150_000 },
     () => {
       const run = spawnSync(
         process.execPath,
@@ -43,15 +43,16 @@ describe('test reporters', () => {
         {
           cwd: root,
           encoding: 'utf8',
-          timeout: 50_000,
-          env: { ...process.env, NODE_TEST_CONTEXT: undefined, TEST_FILE_TIMEOUT_MS: '2000' },
+          // Long enough for tsx to load the file on a loaded machine before the watchdog looks.
+          timeout: 100_000,
+          env: { ...process.env, NODE_TEST_CONTEXT: undefined, TEST_FILE_TIMEOUT_MS: '15000' },
         },
       )
       assert.equal(run.signal, null, 'the watchdog ended the run itself')
       assert.equal(run.status, 1)
       assert.match(
         run.stdout,
-        /hung for more than 2 s: .*hang\.test\.ts: still running "waits forever on a handle"/,
+        /hung for more than 15 s: .*hang\.test\.ts: still running "waits forever on a handle"/,
       )
       assert.equal(run.stdout.trimEnd().split('\n').at(-1), '1 passed, 1 failed, 0 skipped')
     },
