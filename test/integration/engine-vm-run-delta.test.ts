@@ -239,6 +239,7 @@ describe('VM run, delta mode', () => {
     // A restored VM may carry backup keys: a snapshot must not inherit `exported` or a chain length.
     await f.xapi.call('VM.add_to_other_config', [vm, 'xo:backup:deltaChainLength', '7'])
     await f.xapi.call('VM.add_to_other_config', [vm, 'xo:backup:schedule', 'old'])
+    await f.xapi.call('VM.add_to_other_config', [vm, 'xo:backup:exported', 'true'])
     const target = new FakeTarget({ id: 'A' })
     assert.equal((await f.run({ vm: 'web', targets: [target] })).error, undefined)
     const [snapshot] = snapshotsOf(f, 'web')
@@ -267,7 +268,23 @@ describe('VM run, delta mode', () => {
     assert.equal(record.is_a_template, false)
     assert.equal(target.backups[0]?.timestampMs, parseXapiDateTime(datetime))
     // The live VM is left as it was.
-    assert.deepEqual(backupKeys('VM', vm), { 'xo:backup:deltaChainLength': '7', 'xo:backup:schedule': 'old' })
+    const live = {
+      'xo:backup:deltaChainLength': '7',
+      'xo:backup:schedule': 'old',
+      'xo:backup:exported': 'true',
+    }
+    assert.deepEqual(backupKeys('VM', vm), live)
+
+    // A run that fails before the export: its kept snapshot must not look exported (a false base).
+    f.advance(3_600_000)
+    const failing = new FakeTarget({ id: 'A', failAt: { transfer: new Error('down') } })
+    const failed = await f.run({ vm: 'web', targets: [failing], settings: { snapshotRetention: 2 } })
+    assert.ok(failed.error instanceof Error)
+    const newest = snapshotsOf(f, 'web').at(-1) ?? ''
+    assert.notEqual(newest, snapshot)
+    assert.equal(backupKeys('VM', newest)['xo:backup:exported'], undefined)
+    for (const vdi of snapshotDisks(newest).values())
+      assert.equal(backupKeys('VDI', vdi)['xo:backup:exported'], undefined)
   })
 
   it(

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import { VmRunError } from '../../src/engine/vm-run/vm-run-error.ts'
+import { TaskSkipped } from '../../src/tasks/task.ts'
 import { FakeTarget } from '../../src/engine/vm-run/testing/fake-target.ts'
 import { simSources } from '../../src/engine/vm-run/testing/sim-sources.ts'
 import type { VmRunFixture } from '../../src/engine/vm-run/testing/vm-run-fixture.ts'
@@ -123,5 +124,16 @@ describe('VM run, snapshot modes', () => {
     const [snapshot] = snapshotsOf(f, 'db')
     assert.ok(snapshot !== undefined)
     assert.equal((vm(snapshot).other_config as Record<string, string>)['xo:backup:exported'], undefined)
+  })
+
+  it('a delta backup of a VM without disks is skipped, cleanly', TIMEOUT, async () => {
+    const target = new FakeTarget({ id: 'A' })
+    const outcome = await f.run({ vm: 'diskless', targets: [target] })
+    assert.ok(outcome.error instanceof TaskSkipped)
+    assert.match(outcome.error.message, /no disks found/)
+    assert.equal(outcome.tree.status, 'skipped')
+    assert.deepEqual(target.calls, ['beforeBackup', 'afterBackup'])
+    assert.deepEqual(vm(f.vmRef('diskless')).blocked_operations, {})
+    assert.deepEqual(snapshotsOf(f, 'diskless'), [])
   })
 })

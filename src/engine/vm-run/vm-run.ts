@@ -8,6 +8,7 @@ import { systemClock } from '../../shared/clock.ts'
 import { serializeError } from '../../shared/errors.ts'
 import { STEP } from '../../tasks/events.ts'
 import type { Task } from '../../tasks/task.ts'
+import { TaskSkipped } from '../../tasks/task.ts'
 import type { VmRecord, XapiClient } from '../../xapi/types.ts'
 import type { BackupTarget, VmRunContext } from '../backup-target.ts'
 import type { RateLimiter } from '../rate-limit.ts'
@@ -151,6 +152,11 @@ export async function runVmBackup(input: VmRunInput, task: Task): Promise<VmRunR
       })
     const nobak = liveDisks.filter((d) => d.record.name_label.includes(NOBAK_MARKER))
     const disks = liveDisks.filter((d) => !nobak.includes(d))
+    // XO's 'no disks found', which its logs show as skipped: a delta backup of nothing is no backup.
+    if (job.mode === 'delta' && disks.length === 0)
+      throw new TaskSkipped(
+        `no disks found: VM ${vm.uuid} has no disk to back up (besides ${NOBAK_MARKER} ones)`,
+      )
     if (nobak.length > 0)
       main.info(`disks named ${NOBAK_MARKER} are left out`, { vdis: nobak.map((d) => d.record.uuid) })
     if (job.mode === 'delta') {
@@ -256,7 +262,7 @@ export async function runVmBackup(input: VmRunInput, task: Task): Promise<VmRunR
   return {
     snapshotUuid: snapshot?.record.uuid,
     timestampMs: context.timestampMs,
-    isFull: plan.some((d) => d.base === undefined),
+    isFull: job.mode === 'full' || plan.some((d) => d.base === undefined),
     fullDisks: plan.flatMap((d) =>
       d.full === undefined ? [] : [{ vdi: d.liveVdiUuid, reason: d.full.reason }],
     ),

@@ -22,7 +22,7 @@ import { simSources } from './sim-sources.ts'
 /** One mebibyte. */
 export const MiB = 1024 * 1024
 
-/** VMs of the tests: `web` runs (three disks, one `[NOBAK]`), `db` is halted (one disk). */
+/** VMs of the tests: `web` runs (three disks, one `[NOBAK]`), `db` is halted (one disk), `diskless` too. */
 export const VM_RUN_POOL: PoolDescription = {
   name: 'VM run pool',
   hosts: [{ name: 'host-1', address: '127.0.0.1' }],
@@ -45,6 +45,7 @@ export const VM_RUN_POOL: PoolDescription = {
       disks: [{ name: 'db system', sizeBytes: 4 * MiB }],
       networks: ['net'],
     },
+    { name: 'diskless', powerState: 'Halted', networks: ['net'] },
   ],
 }
 
