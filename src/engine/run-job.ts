@@ -160,7 +160,9 @@ async function runOneVm(
       )
       return
     } catch (error) {
-      if (attempt > retries || task.signal.aborted || isAbortError(error)) throw error
+      // A timeout would time out again: retrying it only doubles the time the VM is held.
+      const timedOut = (error as { code?: unknown }).code === 'VM_RUN_TIMEOUT'
+      if (attempt > retries || task.signal.aborted || isAbortError(error) || timedOut) throw error
       task.warning('Retry the VM backup due to an error', {
         attempt,
         error: serializeError(error),
