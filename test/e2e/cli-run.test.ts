@@ -121,7 +121,10 @@ describe('xapi-backup run', () => {
       const run = await cli('run', file)
       assert.equal(run.code, 1)
       assert.equal(run.err.trim().split('\n').length, 1, run.err)
-      assert.match(run.err, /^error: xapis\.pool: cannot log in to http:\/\/127\.0\.0\.1:\d+.*SESSION_AUTHENTICATION_FAILED/)
+      assert.match(
+        run.err,
+        /^error: xapis\.pool: cannot log in to http:\/\/127\.0\.0\.1:\d+.*SESSION_AUTHENTICATION_FAILED/,
+      )
       assert.doesNotMatch(run.out + run.err, new RegExp(secret))
       assert.equal((sim.db.get('VM', sim.pool.vms.get('web') ?? '').snapshots as string[]).length, snapshots)
       assert.deepEqual(await readdir(remoteDir, { recursive: true }), before)
