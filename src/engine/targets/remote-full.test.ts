@@ -122,13 +122,29 @@ describe('remote target: full backups', () => {
     const s = setup({ exportRetention: 3 })
     await s.backup(t0)
     const before = new Map([...s.memory.files].map(([p, f]) => [p, f.data]))
+    const [written] = (await listVmBackups(s.memory, s.vm.uuid)).backups
+    const snapshot = written?.metadata.vmSnapshot.uuid ?? ''
     const again = xvaStream(77)
-    await s.inTask((task) => runFullBackup(s.target, s.vm, t0, again.stream, task))
+    await s.inTask((task) => runFullBackup(s.target, s.vm, t0, again.stream, task, snapshot))
     assert.equal(again.read(), false)
     assert.deepEqual(new Map([...s.memory.files].map(([p, f]) => [p, f.data])), before)
     const transfer = exportSteps(s.sink).find((t) => t.message === 'transfer')
     assert.ok(transfer !== undefined)
     assert.deepEqual(transfer.result, { size: 0 })
     assert.match(transfer.infos[0]?.message ?? '', /on the remote already/)
+  })
+
+  it('metadata of another snapshot at the same second: BACKUP_EXISTS, nothing read or changed', async () => {
+    const s = setup({ exportRetention: 3 })
+    await s.backup(t0)
+    const before = new Map([...s.memory.files].map(([p, f]) => [p, f.data]))
+    const other = xvaStream(78)
+    await assert.rejects(
+      s.inTask((task) => runFullBackup(s.target, s.vm, t0, other.stream, task)),
+      (error: Error & { code?: string }) =>
+        error.code === 'BACKUP_EXISTS' && /exists already, of snapshot .*nothing written/.test(error.message),
+    )
+    assert.equal(other.read(), false)
+    assert.deepEqual(new Map([...s.memory.files].map(([p, f]) => [p, f.data])), before)
   })
 })

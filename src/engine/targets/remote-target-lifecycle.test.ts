@@ -201,7 +201,10 @@ describe('remote target: delta specifics', () => {
     const before = new Map([...s.memory.files].map(([p, f]) => [p, f.data]))
     let read = false
     const context = runContext(s.vm, t0)
-    const exported = withSources(deltaExportOf(s.vm, s.vm.snapshot(), new Map()), (src) => ({
+    // The same snapshot again (a replayed run): its uuid is the one the metadata holds.
+    const [written] = (await listVmBackups(s.memory, s.vm.uuid)).backups
+    const sameSnapshot = { ...s.vm.snapshot(), uuid: written?.metadata.vmSnapshot.uuid ?? '' }
+    const exported = withSources(deltaExportOf(s.vm, sameSnapshot, new Map()), (src) => ({
       ...src,
       blocks() {
         read = true

@@ -12,6 +12,7 @@ import type { DeltaDiskInput } from '../../repository/delta-writer.ts'
 import { writeDeltaBackup } from '../../repository/delta-writer.ts'
 import { metadataPath, vmDir } from '../../repository/layout.ts'
 import { listVmBackups } from '../../repository/listing.ts'
+import { readMetadataFile } from '../../repository/read-file.ts'
 import { resumeInterruptedMerges } from '../../repository/merge.ts'
 import { VM_LOCK_TTL_MS } from '../../repository/vm-lock.ts'
 import type { Clock } from '../../shared/clock.ts'
@@ -62,6 +63,22 @@ async function exists(remote: Remote, path: string): Promise<boolean> {
     if (isRemoteError(error, 'NOT_FOUND')) return false
     throw error
   }
+}
+
+/**
+ * Whether the backup of `snapshotUuid` at `id` is on the remote already (a run resumed or replayed:
+ * not written twice). Metadata at that path from another snapshot is refused: the backup's name
+ * has a one-second resolution, and skipping would mark a snapshot exported whose blocks the remote
+ * never received, so the next delta would chain onto the wrong content.
+ */
+async function alreadyWritten(remote: Remote, id: string, snapshotUuid: string): Promise<boolean> {
+  if (!(await exists(remote, id))) return false
+  const existing = (await readMetadataFile(remote, id)).vmSnapshot.uuid
+  if (existing === snapshotUuid) return true
+  throw new TargetError(
+    'BACKUP_EXISTS',
+    `${id}: a backup with this timestamp exists already, of snapshot ${String(existing)}; this run's snapshot ${snapshotUuid} is another one (two runs in the same second?): nothing written`,
+  )
 }
 
 const sizeResult = (r: TransferResult) => ({ size: r.sizeBytes })
@@ -146,7 +163,7 @@ class RemoteTarget implements BackupTarget {
         { message: 'transfer' },
         async (transfer) => {
           const id = metadataPath(context.vm.uuid, context.timestampMs)
-          if (await exists(this.#remote, id)) {
+          if (await alreadyWritten(this.#remote, id, deltaExport.vmSnapshot.uuid)) {
             transfer.info('this backup is on the remote already: not written again', { id })
             return { sizeBytes: 0 }
           }
@@ -215,7 +232,7 @@ class RemoteTarget implements BackupTarget {
         { message: 'transfer' },
         async (transfer) => {
           const id = metadataPath(context.vm.uuid, context.timestampMs)
-          if (await exists(this.#remote, id)) {
+          if (await alreadyWritten(this.#remote, id, input.vmSnapshot.uuid)) {
             transfer.info('this backup is on the remote already: not written again', { id })
             return { sizeBytes: 0 }
           }

@@ -8,6 +8,8 @@ export type TargetErrorCode =
   | 'TARGET_INVALID'
   /** A delta disk names a base this target did not accept in checkBaseVdis. */
   | 'BASE_UNKNOWN'
+  /** The backup's metadata file exists already and holds another snapshot (two runs in one second). */
+  | 'BACKUP_EXISTS'
 
 /** An error of a backup target (the Writer API of src/engine/backup-target.ts). */
 export class TargetError extends BackupError<TargetErrorCode> {}

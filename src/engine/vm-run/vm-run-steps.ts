@@ -130,6 +130,24 @@ export interface SnapshotStepInput {
   /** The VM is down for the whole backup (offlineBackup): the datetime is the clock's, as XO's. */
   readonly offlineBackup: boolean
   readonly power: PowerGuard
+  /** The datetime of this job's newest snapshot of the VM, if any (see SAME_SECOND_WAIT_MS). */
+  readonly previousMs?: number | undefined
+}
+
+/**
+ * Backups are named by their datetime to the second: a run right after another (tests, the demo,
+ * a retry) waits for the next second rather than giving its backup the name of the previous one.
+ * A previous datetime further ahead (a host clock ahead of ours) is not waited for: the targets
+ * refuse a name that holds another snapshot (BACKUP_EXISTS).
+ */
+const SAME_SECOND_WAIT_MS = 2000
+
+async function waitForNextSecond(input: SnapshotStepInput, task: Task): Promise<void> {
+  if (input.previousMs === undefined) return
+  const wait = Math.floor(input.previousMs / 1000) * 1000 + 1000 - input.clock.now()
+  if (wait <= 0 || wait > SAME_SECOND_WAIT_MS) return
+  task.info(`waited ${wait} ms: the previous snapshot of this job has this second's datetime`)
+  await input.clock.sleep(wait, task.signal)
 }
 
 /**
@@ -140,6 +158,7 @@ export interface SnapshotStepInput {
 export async function snapshotStep(input: SnapshotStepInput, task: Task): Promise<TakenSnapshot> {
   const { xapi, vm } = input
   const { signal } = task
+  await waitForNextSecond(input, task)
   if (input.offlineSnapshot) await input.power.shutDown(signal)
   let ref: XapiRef
   try {

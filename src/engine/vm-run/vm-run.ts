@@ -197,6 +197,7 @@ export async function runVmBackup(input: VmRunInput, task: Task): Promise<VmRunR
               offlineSnapshot,
               offlineBackup,
               power,
+              previousMs: found.snapshots.at(-1)?.timeMs,
             },
             snapshotTask,
           ),

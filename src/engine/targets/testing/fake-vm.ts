@@ -268,13 +268,17 @@ export function recordingRemote(inner: Remote, log: string[]): Remote {
   })
 }
 
-/** One full run of `vm` to `target` at `timestampMs` with `xva` as the export: beforeBackup, runFull under `export`, afterBackup always. */
+/**
+ * One full run of `vm` to `target` at `timestampMs` with `xva` as the export of snapshot
+ * `snapshotUuid` (a new one by default): beforeBackup, runFull under `export`, afterBackup always.
+ */
 export async function runFullBackup(
   target: BackupTarget,
   vm: FakeVm,
   timestampMs: number,
   xva: AsyncIterable<Uint8Array>,
   task: Task,
+  snapshotUuid: string = newUuid(),
 ): Promise<void> {
   const context = runContext(vm, timestampMs, 'full')
   await target.beforeBackup(context, task)
@@ -284,7 +288,7 @@ export async function runFullBackup(
       (exportTask) =>
         target.runFull?.(
           context,
-          { vmSnapshot: vmRecord(newUuid(), { is_a_snapshot: true }), stream: xva },
+          { vmSnapshot: vmRecord(snapshotUuid, { is_a_snapshot: true }), stream: xva },
           exportTask,
         ) ?? Promise.resolve(undefined),
     )
