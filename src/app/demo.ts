@@ -25,8 +25,11 @@ const FULL_JOB = '6b2e1f7c-3d4e-4f60-9bac-1d2e3f4a5b6c'
 /** What the demo reports as it goes (the CLI prints it) and where it puts the sinks of each run. */
 export interface DemoHooks {
   readonly say: (line: string) => void
-  /** A sink for the run named `name` (e.g. a live view), closed by `done`. */
-  readonly runSink: (name: string) => Promise<{ sink: TaskSink; done: () => Promise<void> }>
+  /**
+   * A sink for the run named `name` (e.g. a live view), closed by `done`, which gives the run's
+   * status (`success`, `failure`, `skipped`, `interrupted`) as its task tree says.
+   */
+  readonly runSink: (name: string) => Promise<{ sink: TaskSink; done: () => Promise<string> }>
 }
 
 /** What the demo left on disk. */
@@ -34,6 +37,8 @@ export interface DemoResult {
   readonly dir: string
   readonly remoteUrl: string
   readonly logs: readonly string[]
+  /** Each run's name and status; a run that could not start is a `failure` with its error. */
+  readonly runs: readonly { readonly name: string; readonly status: string; readonly error?: string }[]
   readonly restoredFile: string
   readonly restoredMatches: boolean
 }
@@ -115,12 +120,18 @@ export async function runDemo(dir: string, hooks: DemoHooks): Promise<DemoResult
       }),
     )
     const logs: string[] = []
+    const runs: { name: string; status: string; error?: string }[] = []
     const run = async (name: string, file: string): Promise<void> => {
       const { sink, done } = await hooks.runSink(name)
+      let error: string | undefined
       try {
-        await runBackupFromFile(file, { sink }).catch(() => undefined) // its outcome is in its log
+        // A failed job's outcome is in its log; an error before the job started is not.
+        await runBackupFromFile(file, { sink }).catch((e: unknown) => {
+          error = e instanceof Error ? e.message : String(e)
+        })
       } finally {
-        await done()
+        const status = await done()
+        runs.push({ name, status, ...(error === undefined ? {} : { error }) })
       }
       logs.push(name)
     }
@@ -157,9 +168,8 @@ export async function runDemo(dir: string, hooks: DemoHooks): Promise<DemoResult
         const [ref, path] = Object.entries(newest.metadata.vhds)[0] ?? []
         const snapshotVdi = (newest.metadata.vdis[ref ?? ''] as { uuid?: string } | undefined)?.uuid
         if (path !== undefined && snapshotVdi !== undefined) {
-          const chain = await VhdChain.open(resolveInVmDir(vmDir(uuid), path, 'vhds'), (p) =>
-            openRemoteFile(repository.remote, p),
-          )
+          const vhd = resolveInVmDir(vmDir(uuid), path, 'vhds')
+          const chain = await VhdChain.open(vhd, (p) => openRemoteFile(repository.remote, p))
           restoredFile = join(dir, 'restored-db-01-disk.raw')
           try {
             await pipeline(Readable.from(chainToRaw(chain)), createWriteStream(restoredFile))
@@ -171,14 +181,14 @@ export async function runDemo(dir: string, hooks: DemoHooks): Promise<DemoResult
           const snapshotRef = [...sim.db.all('VDI')].find(([, r]) => r.uuid === snapshotVdi)?.[0] ?? ''
           restoredMatches = restored === (await sim.storage.digest(snapshotRef))
           hooks.say(
-            `\n== restore ==\n${path} → ${restoredFile}\n  sha256 ${restored.slice(0, 16)}…: ${restoredMatches ? 'equal to the snapshot disk it was backed up from' : 'DIFFERENT from the snapshot disk'}`,
+            `\n== restore ==\n${vhd} → ${restoredFile}\n  sha256 ${restored.slice(0, 16)}…: ${restoredMatches ? 'equal to the snapshot disk it was backed up from' : 'DIFFERENT from the snapshot disk'}`,
           )
         }
       }
     } finally {
       await repository.close()
     }
-    return { dir, remoteUrl: `file://${remoteDir}`, logs, restoredFile, restoredMatches }
+    return { dir, remoteUrl: `file://${remoteDir}`, logs, runs, restoredFile, restoredMatches }
   } finally {
     await sim.close()
   }

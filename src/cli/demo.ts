@@ -33,8 +33,10 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           return {
             sink: fanOutSink(live, file),
             done: async () => {
-              io.out(formatRunSummary(live.close()))
+              const summary = live.close()
+              io.out(formatRunSummary(summary))
               await file.close()
+              return summary.status
             },
           }
         },
@@ -53,6 +55,18 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           '',
         ].join('\n'),
       )
-      if (!result.restoredMatches) throw new CliExit(1, 'error: the restored disk differs from its snapshot')
+      const failed = result.runs.filter((r) => r.status !== 'success')
+      if (failed.length > 0)
+        throw new CliExit(
+          1,
+          `error: demo run${failed.length > 1 ? 's' : ''} ${failed.map((r) => `${r.name} ended ${r.status}${r.error === undefined ? '' : ` (${r.error})`}`).join(', ')}; see ${join(dir, `${failed[0]?.name ?? ''}.jsonl`)}`,
+        )
+      if (!result.restoredMatches)
+        throw new CliExit(
+          1,
+          result.restoredFile === ''
+            ? 'error: no delta backup of db-01 to restore'
+            : `error: the restored disk ${result.restoredFile} differs from its snapshot`,
+        )
     })
 }
