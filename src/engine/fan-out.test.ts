@@ -74,6 +74,27 @@ describe('fanOut', () => {
     })
   }
 
+  it('a single consumer: the next chunk is read while it works on this one, no further', async () => {
+    const { state, source } = countingSource(4)
+    const fan = fanOut(source, 1)
+    const gate1 = gate()
+    const taken: number[] = []
+    const done = (async () => {
+      for await (const chunk of fan.consumers[0] as AsyncIterable<Uint8Array>) {
+        taken.push(chunk[0] ?? -1)
+        await gate1.wait()
+      }
+    })()
+    for (let step = 1; step <= 4; step++) {
+      await settle()
+      assert.equal(taken.length, step)
+      assert.equal(state.pulled, Math.min(4, step + 1), `holding chunk ${step - 1}`)
+      gate1.open()
+    }
+    await done
+    assert.deepEqual(taken, [0, 1, 2, 3])
+  })
+
   it('a failing consumer is dropped with its error reported; the others finish', async () => {
     const { state, source } = countingSource(6)
     const drops: [number, unknown][] = []

@@ -1,7 +1,8 @@
 // One export feeding several targets (xen-orchestra-backups.md §3.2 SynchronizedDisk, §3.3
 // forkStreamUnpipe): each consumer gets its own iterable of the same chunks; the producer reads
-// ahead of the slowest live consumer by at most `bufferChunks` chunks (default 1: lock-step), so
-// the slowest healthy target paces the source and memory is bounded by chunks, not by the export.
+// ahead of the slowest live consumer by `bufferChunks` chunks (default 1), so the source is read
+// while the targets write, the slowest healthy target paces the source, and memory is bounded by
+// chunks, not by the export.
 import type { BlockSource, DiskBlock } from '../formats/block-source.ts'
 import { BackupError } from '../shared/errors.ts'
 
@@ -25,7 +26,7 @@ export class FanOutError extends BackupError<FanOutErrorCode> {
 
 /** Options of fanOut and fanOutBlockSource. */
 export interface FanOutOptions {
-  /** Chunks the producer may hold ahead of the slowest live consumer (default 1: lock-step). */
+  /** Chunks the producer reads ahead of the slowest live consumer (default 1). */
   readonly bufferChunks?: number
   /** Told once per consumer dropped with an error (the VM run's warning naming the target). */
   readonly onDrop?: (index: number, error: unknown) => void
@@ -99,12 +100,14 @@ class Splitter<T> {
         const value = this.#buffer[position - this.#base] as T
         this.#positions[index] = position + 1
         this.#trim()
+        // Read the next chunk while the consumers work on this one: with a single consumer,
+        // nothing else would ask for it, and reading and writing would take turns.
+        this.#fill()
         return { done: false, value }
       }
       if (this.#failure !== undefined) throw this.#failure.error
       if (this.#ended || this.#closed) return { done: true, value: undefined }
-      // Read ahead only while the slowest live consumer is fewer than `capacity` chunks behind.
-      if (!this.#pulling && this.#buffer.length < this.#capacity) void this.#pull()
+      this.#fill()
       await new Promise<void>((resolve) => this.#waiters.push(resolve))
     }
   }
@@ -123,6 +126,12 @@ class Splitter<T> {
     if (this.liveCount === 0 && !this.#ended && this.#failure === undefined) this.#close()
   }
 
+  /** Starts a read if the slowest live consumer is fewer than `capacity` chunks behind the source. */
+  #fill(): void {
+    if (this.#pulling || this.#ended || this.#closed || this.#failure !== undefined) return
+    if (this.#buffer.length < this.#capacity && this.liveCount > 0) void this.#pull()
+  }
+
   async #pull(): Promise<void> {
     this.#pulling = true
     try {
@@ -136,6 +145,7 @@ class Splitter<T> {
     } finally {
       this.#pulling = false
       this.#wake()
+      this.#fill()
     }
   }
 
