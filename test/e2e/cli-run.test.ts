@@ -1,9 +1,11 @@
 // `xapi-backup run` as a user runs it (in-process, captured output) against the simulator and a
 // local remote: the live view in plain lines, the summary, the exit code, the JSONL log, --explain,
-// and a setup failure (wrong password) that names the field in one line and writes nothing.
+// and setup failures (wrong password, unreachable XAPI) that name the field in one line and write nothing.
 import assert from 'node:assert/strict'
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { cli } from '../../src/cli/testing/run-cli.ts'
@@ -127,6 +129,34 @@ describe('xapi-backup run', () => {
       )
       assert.doesNotMatch(run.out + run.err, new RegExp(secret))
       assert.equal((sim.db.get('VM', sim.pool.vms.get('web') ?? '').snapshots as string[]).length, snapshots)
+      assert.deepEqual(await readdir(remoteDir, { recursive: true }), before)
+    },
+  )
+
+  it(
+    'an unreachable XAPI is one line naming the xapi and the refusal, nothing written',
+    { timeout: 120_000 },
+    async () => {
+      // A port that was just free: nothing listens on it.
+      const server = createServer()
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+      const { port } = server.address() as AddressInfo
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve()
+        })
+      })
+      const file = join(dir, 'unreachable.yaml')
+      await writeFile(file, description('secret-xyz').replace(sim.url, `http://127.0.0.1:${port}`))
+      const before = await readdir(remoteDir, { recursive: true })
+      const run = await cli('run', file)
+      assert.equal(run.code, 1)
+      assert.equal(run.err.trim().split('\n').length, 1, run.err)
+      assert.match(
+        run.err,
+        new RegExp(`^error: xapis\\.pool: cannot log in to http://127\\.0\\.0\\.1:${port}.*ECONNREFUSED`),
+      )
+      assert.doesNotMatch(run.out + run.err, /secret-xyz/)
       assert.deepEqual(await readdir(remoteDir, { recursive: true }), before)
     },
   )
