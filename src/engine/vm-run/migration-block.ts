@@ -21,7 +21,11 @@ export function isMigrating(vm: VmRecord): boolean {
 /**
  * Blocks `pool_migrate` and `migrate_send` on `vmRef` and returns how to restore them. An entry
  * that already existed (an admin's own block) is left as it was and is not removed on restore;
- * if blocking fails half-way, what was added is removed before the error is rethrown.
+ * if blocking fails half-way, what was added is removed before the error is rethrown. An entry
+ * holding MIGRATION_BLOCKED_REASON is a backup's: one left by a run that was killed before its
+ * restore (SIGKILL, a crash) would pin the VM for good, so this run takes it over and removes it
+ * on restore. The cost, accepted: a backup of another job running on the same VM at that moment
+ * loses its block when this run ends first (it is then as exposed as an unblocked run).
  */
 export async function blockMigration(
   xapi: XapiClient,
@@ -42,6 +46,10 @@ export async function blockMigration(
   }
   try {
     for (const operation of MIGRATION_OPERATIONS) {
+      if (vm.blocked_operations[operation] === MIGRATION_BLOCKED_REASON) {
+        added.push(operation)
+        continue
+      }
       if (Object.hasOwn(vm.blocked_operations, operation)) continue
       try {
         await xapi.call('VM.add_to_blocked_operations', [vmRef, operation, MIGRATION_BLOCKED_REASON])
