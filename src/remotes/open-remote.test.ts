@@ -17,6 +17,11 @@ describe('openRemote', () => {
       await opened.close()
       await rejectsWith(openRemote('nfs://nas:/exports', { isRoot: false }), 'UNSUPPORTED')
       await rejectsWith(openRemote('s3://k:s@host.example'), 'INVALID_URL')
+      await assert.rejects(
+        openRemote('s3://host.example/bucket'),
+        /^RemoteError.*no access key id: expected s3:/,
+      )
+      await assert.rejects(openRemote('s3://key@host.example/bucket'), /no secret access key/)
       await rejectsWith(openRemote('ftp://host/x'), 'INVALID_URL')
     } finally {
       await rm(dir, { recursive: true, force: true })

@@ -29,6 +29,12 @@ export function openS3Remote(
 ): { remote: Remote; close(): Promise<void> } {
   const [bucket = '', ...dir] = url.path.split('/').filter((s) => s !== '')
   if (bucket === '') throw new RemoteError('INVALID_URL', `${redactRemoteUrl(url)}: no bucket in the path`)
+  // Requests signed with an empty key fail later as a bare 403, after a run has snapshotted its VMs.
+  if (url.username === '' || url.password.reveal() === '')
+    throw new RemoteError(
+      'INVALID_URL',
+      `${redactRemoteUrl(url)}: no ${url.username === '' ? 'access key id' : 'secret access key'}: expected s3://<access key id>:<secret access key>@<host>/<bucket>`,
+    )
   // The SDK warns on every process that Node 20 will lose support in 2027 (a process warning on
   // stderr of each S3 command). Only that warning is turned off, through the SDK's documented
   // variable, and only when the user has not set it: every other warning still shows.
