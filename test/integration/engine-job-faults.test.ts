@@ -185,7 +185,12 @@ describe('backup job faults (delta, simulator over HTTP, local remote)', () => {
         { phase: 'snapshot', trigger: isStart('snapshot'), maxDelayMs: 120 },
         { phase: 'transfer', trigger: isStart('transfer'), maxDelayMs: 600, slowExport: true },
         { phase: 'merge', trigger: isStart('merge'), maxDelayMs: 300 },
-        { phase: 'merge (late)', trigger: isStart('merge'), minDelayMs: 300, maxDelayMs: 900 },
+        // After the expired metadata is deleted: the check, the VHD merge itself, the repair.
+        {
+          phase: 'merge (VHDs)',
+          trigger: (e) => e.event === 'task.info' && e.message === 'deleted an expired backup',
+          maxDelayMs: 300,
+        },
         { phase: 'export end', trigger: isEnd('export'), maxDelayMs: 20 },
         { phase: 'random', trigger: (e) => e.event === 'job.start', maxDelayMs: 1500 },
       ]
@@ -197,6 +202,7 @@ describe('backup job faults (delta, simulator over HTTP, local remote)', () => {
       let lockedRunChecked = false
       let migrationBlockLeft = 0
       const missed: string[] = []
+      const hitOpen = new Set<string>()
       for (const [i, point] of order.entries()) {
         const when = `kill ${i + 1} (${point.phase})`
         f.sim.guestWrite(job.vmUuid, { seed: 310 + i, changedFraction: 0.25 })
@@ -227,13 +233,14 @@ describe('backup job faults (delta, simulator over HTTP, local remote)', () => {
           missed.push(point.phase)
         }
         const hit = describeHit(out.events)
+        if (out.signal === 'SIGKILL') for (const task of hit.open) hitOpen.add(task)
         const remote = await f.check(job)
         const leftLock = (await f.lockEntries(job)).length > 0
         const snapshots = f.snapshotsOf(job.vm)
         const blocked = f.sim.db.get('VM', f.vmRef(job.vm)).blocked_operations as Record<string, string>
         if (blocked.pool_migrate === MIGRATION_BLOCKED_REASON) migrationBlockLeft++
         t.diagnostic(
-          `${when} +${delayMs} ms${out.signal === 'SIGKILL' ? '' : ' (ended before the kill)'}: last logged ${hit}; lock left: ${leftLock};` +
+          `${when} +${delayMs} ms${out.signal === 'SIGKILL' ? '' : ' (ended before the kill)'}: last logged ${hit.text}; lock left: ${leftLock};` +
             ` migration blocked: ${blocked.pool_migrate !== undefined}; snapshots: ${snapshots.length}` +
             ` (${snapshots.filter((s) => !s.name.startsWith('[XO Backup')).length} temp-named);` +
             ` check: ${remote.findings.map((x) => x.kind).join(', ') || 'nothing'}`,
@@ -271,7 +278,10 @@ describe('backup job faults (delta, simulator over HTTP, local remote)', () => {
         lockedRunChecked,
         'at least one kill left the VM lock behind (and the run at once was refused)',
       )
-      assert.ok(missed.length <= 1, `at most one kill point missed: ${missed.join(', ')}`)
+      // Late points may miss on a fast or a loaded machine; transfer (slowed) and merge must be hit.
+      assert.ok(missed.length <= 2, `at most two kill points missed: ${missed.join(', ')}`)
+      for (const task of ['transfer', 'merge'])
+        assert.ok(hitOpen.has(task), `a kill landed during a ${task}: ${[...hitOpen].join(', ')}`)
       // Each next run cleared it (assertSnapshotsClean): the kills did leave one to clear.
       assert.ok(migrationBlockLeft > 0, 'at least one kill left the VM with migration blocked')
     },
@@ -351,7 +361,7 @@ function isEnd(message: string): (event: TaskEvent) => boolean {
 }
 
 /** The open tasks and the last event a killed child logged: where the kill landed (at least that far). */
-function describeHit(events: readonly TaskEvent[]): string {
+function describeHit(events: readonly TaskEvent[]): { readonly open: string[]; readonly text: string } {
   const open = new Map<string, string>()
   for (const event of events) {
     if (event.event === 'task.start')
@@ -361,5 +371,6 @@ function describeHit(events: readonly TaskEvent[]): string {
   const last = events.at(-1)
   const lastText =
     last === undefined ? 'nothing' : `${last.event}${'message' in last ? ` ${last.message ?? ''}` : ''}`
-  return `${lastText}, open: ${[...open.values()].join(' > ') || 'none'}`
+  const names = [...open.values()]
+  return { open: names, text: `${lastText}, open: ${names.join(' > ') || 'none'}` }
 }
