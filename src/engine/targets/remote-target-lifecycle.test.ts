@@ -6,7 +6,7 @@ import { FaultRemote } from '../../remotes/testing/fault-remote.ts'
 import { MemoryRemote } from '../../remotes/testing/memory-remote.ts'
 import { metadataPath, vhdPath, vmDir } from '../../repository/layout.ts'
 import { listVmBackups } from '../../repository/listing.ts'
-import { VM_LOCK_TTL_MS } from '../../repository/vm-lock.ts'
+import { VM_LOCK_TTL_MS, VM_LOCK_WAIT_MS } from '../../repository/vm-lock.ts'
 import type { FixedClock } from '../../shared/clock.ts'
 import { createFixedClock } from '../../shared/clock.ts'
 import { MemorySink } from '../../tasks/sinks/memory-sink.ts'
@@ -167,20 +167,39 @@ describe('remote target: lock and call order', () => {
     )
     assert.equal(await s.lockIsFree(), true)
     faulty.remote?.setPlan({})
-    const other = await s.memory.lock(vmDir(s.vm.uuid), { ttlMs: VM_LOCK_TTL_MS })
+    // A live holder (its lease outlasts the wait): refused with LOCKED after VM_LOCK_WAIT_MS.
+    const other = await s.memory.lock(vmDir(s.vm.uuid), { ttlMs: 10 * VM_LOCK_WAIT_MS })
+    const start = s.clock.now()
     await assert.rejects(
       s.inTask((task) => s.target.beforeBackup(context, task)),
       hasCode('LOCKED'),
     )
+    assert.ok(s.clock.now() - start >= VM_LOCK_WAIT_MS, 'it waited for the lease first')
     await other.refresh() // still the other holder's
     await other.release()
+  })
+
+  it('a lock left by a crashed run (lease not renewed) is waited for and taken over', async () => {
+    const s = setup()
+    const crashed = await s.memory.lock(vmDir(s.vm.uuid), { ttlMs: VM_LOCK_TTL_MS })
+    const start = s.clock.now()
+    await s.runs(s.target, 1)
+    assert.ok(s.clock.now() - start >= VM_LOCK_TTL_MS, 'waited until the lease ran out')
+    assert.ok(s.clock.now() - start < VM_LOCK_WAIT_MS, 'and no longer')
+    assert.equal((await s.listed()).length, 1)
+    assert.ok(
+      s.sink.events.some((e) => e.event === 'task.info' && /waiting for the VM lock/.test(e.message)),
+      'the wait is in the log',
+    )
+    await assert.rejects(crashed.refresh(), hasCode('LOCK_LOST'))
+    assert.equal(await s.lockIsFree(), true)
   })
 
   it('keeps the lock alive through a transfer longer than its lease', async () => {
     const s = setup()
     const context = runContext(s.vm, t0)
     const snapshot = s.vm.snapshot()
-    // Three blocks, 20 minutes each: an hour, twice the 30-minute lease.
+    // Three blocks, 20 minutes each: an hour, far beyond the lease.
     const exported = withSources(deltaExportOf(s.vm, snapshot, new Map()), (src) =>
       slow(src, s.clock, 20 * 60_000),
     )

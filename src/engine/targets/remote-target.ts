@@ -10,11 +10,11 @@ import { writeFullBackup } from '../../repository/backup-writer.ts'
 import { checkVmBackups } from '../../repository/check.ts'
 import type { DeltaDiskInput } from '../../repository/delta-writer.ts'
 import { writeDeltaBackup } from '../../repository/delta-writer.ts'
-import { metadataPath, vmDir } from '../../repository/layout.ts'
+import { metadataPath } from '../../repository/layout.ts'
 import { listVmBackups } from '../../repository/listing.ts'
 import { readMetadataFile } from '../../repository/read-file.ts'
 import { resumeInterruptedMerges } from '../../repository/merge.ts'
-import { VM_LOCK_TTL_MS } from '../../repository/vm-lock.ts'
+import { acquireVmLock } from '../../repository/vm-lock.ts'
 import type { Clock } from '../../shared/clock.ts'
 import type { Task } from '../../tasks/task.ts'
 import type { BackupTarget, DeltaExport, TransferResult, VmRunContext } from '../backup-target.ts'
@@ -111,8 +111,16 @@ class RemoteTarget implements BackupTarget {
         `remote ${this.id}: beforeBackup called while a run holds the lock`,
       )
     const vmUuid = context.vm.uuid
-    const handle = await this.#remote.lock(vmDir(vmUuid), { ttlMs: VM_LOCK_TTL_MS })
-    this.#lock = new HeldLock(handle, vmUuid, this.#clock, VM_LOCK_TTL_MS)
+    const handle = await acquireVmLock(this.#remote, vmUuid, {
+      clock: this.#clock,
+      signal: task.signal,
+      onWait: (error) => {
+        task.info(`remote ${this.id}: waiting for the VM lock (a crashed run's lease runs out)`, {
+          error: String(error),
+        })
+      },
+    })
+    this.#lock = new HeldLock(handle, vmUuid)
     this.#parents.clear()
     this.#deletions = 0
     await this.#locked(context, task, async () => {
