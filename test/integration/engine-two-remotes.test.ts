@@ -218,7 +218,10 @@ describe('two remotes from one export: local and S3 (s3rver), one failing mid-tr
       const s3snap = snapshots[2] as string
       assertHealthy(run3, 'run 3')
       assertServedOnce(run3, await vdisOf(), false, 'run 3')
-      assert.ok(run3.vm.infos.some((i) => i.message === 'remote nas cannot chain this disk onto its base'))
+      assert.ok(
+        run3.vm.infos.some((i) => i.message === 'remote nas cannot chain this disk onto its base'),
+        'the log says why the disks are full',
+      )
       assert.deepEqual(shape(await readBackAll(nas, vm, digests, 'run 3 nas')), [key(s1), key(s3snap)])
       assert.deepEqual(shape(await readBackAll(s3, vm, digests, 'run 3 s3')), [delta(s2), key(s3snap)])
       assert.deepEqual(await findingKinds(s3, vm), ['unmerged-ancestor', 'unmerged-ancestor'])
@@ -323,7 +326,10 @@ describe('two remotes from one export: local and S3 (s3rver), one failing mid-tr
       const run3 = await step(3)
       const s3snap = snapshots[2] as string
       assertHealthy(run3, 'run 3')
-      assert.ok(run3.vm.warnings.some((w) => /left for `backups check --repair`/.test(w.message)))
+      assert.ok(
+        run3.vm.warnings.some((w) => /left for `backups check --repair`/.test(w.message)),
+        'the run says the broken disks are left for a repair',
+      )
       assert.deepEqual(shape(await readBackAll(nas, vm, digests, 'run 3 nas')), [key(s2), key(s3snap)])
       assert.deepEqual(shape(await readBackAll(s3, vm, digests, 'run 3 s3')), [key(s1), key(s3snap)])
       const check = await cli('backups', 'check', s3Direct)

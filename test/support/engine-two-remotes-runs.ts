@@ -147,7 +147,7 @@ export function assertDropped(run: RunRecord, failed: string, healthy: string, c
   const drops = run.vm.warnings.filter((w) => /failed at/.test(w.message))
   assert.equal(drops.length, 1, JSON.stringify(run.vm.warnings))
   const drop = drops[0]
-  assert.ok(drop !== undefined)
+  assert.ok(drop !== undefined, 'a drop warning')
   assert.match(drop.message, new RegExp(`^remote ${failed} failed at transfer`))
   const data = drop.data ?? {}
   assert.equal(data.id, failed)
@@ -161,7 +161,7 @@ export function assertDropped(run: RunRecord, failed: string, healthy: string, c
   const good = exportNode(run.vm, healthy)
   assert.equal(good.status, 'success')
   const transfer = good.tasks.find((t) => t.message === 'transfer')
-  assert.ok(transfer !== undefined)
+  assert.ok(transfer !== undefined, `a transfer task under the export to ${healthy}`)
   assert.equal(transfer.status, 'success')
   assert.ok(((transfer.result as { size?: number }).size ?? 0) > 0, 'the healthy remote got data')
   assert.equal(good.tasks.find((t) => t.message === 'merge')?.status, 'success')
