@@ -173,6 +173,7 @@ function registerDelete(backups: Command, io: CliIo): void {
             io.out(
               `${vm}: deleted ${result.deletedBackups.length} backup(s), ${result.merge?.merges.length ?? 0} merge(s), ${result.deletedFiles.length} unused disk(s) removed\n`,
             )
+            if (result.orphansKept !== undefined) io.err(`warning: ${vm}: ${result.orphansKept}\n`)
           })
         }
       })

@@ -32,6 +32,16 @@ export interface Finding {
   readonly setSize?: number
 }
 
+// Findings that a read error can produce as well as real damage: a remote that failed one read
+// (a reset connection, an S3 503) makes a VHD look broken, its backup incomplete and its disks
+// orphans. Nothing but a person's `backups check --repair` may act on them.
+const DOUBTFUL: readonly FindingKind[] = ['unreadable-metadata', 'incomplete-backup', 'broken-vhd']
+
+/** The findings a read error could have caused: while there is one, nothing that may belong to a backup is deleted or merged without a person's `--repair`. */
+export function doubtfulFindings(report: { readonly findings: readonly Finding[] }): Finding[] {
+  return report.findings.filter((f) => DOUBTFUL.includes(f.kind))
+}
+
 /** What check found for one VM, and the backups that are complete (restorable). */
 export interface CheckReport {
   readonly vmUuid: string

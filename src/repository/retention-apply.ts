@@ -1,7 +1,7 @@
 import type { MergeStore } from '../formats/vhd/merge-store.ts'
 import type { LockHandle, Remote } from '../remotes/remote.ts'
 import type { Task } from '../tasks/task.ts'
-import { checkVmBackups, repairVmBackups } from './check.ts'
+import { checkVmBackups, doubtfulFindings, repairVmBackups } from './check.ts'
 import type { BackupListing } from './listing.ts'
 import type { MergeRunResult } from './merge.ts'
 import { mergeVmBackups } from './merge.ts'
@@ -11,6 +11,8 @@ export interface RetentionResult {
   readonly deletedBackups: readonly string[]
   readonly merge?: MergeRunResult
   readonly deletedFiles: readonly string[]
+  /** Why unused disks were left in place (a doubtful finding: see doubtfulFindings), if they were. */
+  readonly orphansKept?: string
 }
 
 /**
@@ -55,6 +57,18 @@ export async function applyRetention(
   if (options.store === undefined)
     task?.warning('this remote cannot merge in place: expired deltas are kept until a merge can run')
   const report = await checkVmBackups(remote, vmUuid)
+  const doubtful = doubtfulFindings(report)
+  if (doubtful.length > 0) {
+    // An unreadable metadata file's disks look unused: deleting them could destroy that backup.
+    const orphansKept = `${doubtful.length} problem(s) found (${[...new Set(doubtful.map((f) => f.kind))].join(', ')}): unused disks are left for \`backups check --repair\``
+    task?.warning(orphansKept, { findings: doubtful.slice(0, 20).map((f) => f.path) })
+    return {
+      deletedBackups: expired.map((b) => b.id),
+      ...(merge === undefined ? {} : { merge }),
+      deletedFiles: [],
+      orphansKept,
+    }
+  }
   const orphans = { ...report, findings: report.findings.filter((f) => f.kind === 'orphan-vhd') }
   const { deleted } = await repairVmBackups(remote, orphans, task)
   return {

@@ -27,6 +27,7 @@ import { applyRetention } from '../../src/repository/retention-apply.ts'
 import { planRetention } from '../../src/repository/retention.ts'
 import { withVmLock } from '../../src/repository/vm-lock.ts'
 import { deltaMetadata, IDS } from '../../src/repository/testing/sample-metadata.ts'
+import { readAll } from '../../src/remotes/byte-streams.ts'
 
 const MiB = 1024 * 1024
 const day = 86_400_000
@@ -142,6 +143,26 @@ describe('retention with merges', () => {
     assert.equal(result.merge?.merges.length, 0)
     assert.deepEqual(result.merge.skipped, [backups[2]?.id])
     assertSameBytes(await readBackup(remote, 2), contents[2] ?? new Uint8Array(), 'backup 2 still reads')
+    assertSameBytes(await readBackup(remote, 3), contents[3] ?? new Uint8Array(), 'backup 3 still reads')
+  })
+
+  it('deletes no unused-looking disk while a metadata file is unreadable: it may be that backup', async () => {
+    const root = join(dir, 'unreadable-newest')
+    await import('node:fs/promises').then((fs) => fs.mkdir(root))
+    const remote = await openLocalRemote(root)
+    const contents = await dailyBackups(remote, 4)
+    const { backups } = await listVmBackups(remote, IDS.vm)
+    // The newest metadata becomes unreadable (a passing read error, a bad write): its VHD, a leaf
+    // nothing else references, looks like an orphan.
+    const newest = backups[3]?.id ?? ''
+    const saved = await readAll(remote, newest)
+    await remote.write(newest, Buffer.from('{ not json'))
+    const result = await withVmLock(remote, IDS.vm, (lock) =>
+      applyRetention(remote, IDS.vm, backups.slice(0, 1), { store: localRemoteMergeStore(root), lock }),
+    )
+    assert.deepEqual(result.deletedFiles, [])
+    assert.match(result.orphansKept ?? '', /unreadable-metadata.*backups check --repair/)
+    await remote.write(newest, saved) // the read error passes
     assertSameBytes(await readBackup(remote, 3), contents[3] ?? new Uint8Array(), 'backup 3 still reads')
   })
 

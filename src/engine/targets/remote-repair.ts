@@ -1,23 +1,16 @@
 import type { Remote } from '../../remotes/remote.ts'
 import type { CheckReport, Finding, FindingKind, RepairResult } from '../../repository/check.ts'
-import { repairVmBackups } from '../../repository/check.ts'
+import { doubtfulFindings, repairVmBackups } from '../../repository/check.ts'
+
+export { doubtfulFindings }
 import type { Json } from '../../shared/json.ts'
 import type { Task } from '../../tasks/task.ts'
 
-// Findings that a read error can produce as well as real damage: a remote that failed one read
-// (a reset connection, an S3 503) makes a VHD look broken, its backup incomplete and its disks
-// orphans. An unattended run must not act on them; a person runs `backups check --repair`.
-const DOUBTFUL: readonly FindingKind[] = ['unreadable-metadata', 'incomplete-backup', 'broken-vhd']
 const ALWAYS_SAFE: readonly FindingKind[] = ['temp-file', 'size-mismatch']
 const SAFE_WHEN_SURE: readonly FindingKind[] = ['orphan-vhd', 'orphan-file']
 
 /** At most this many findings are quoted in a warning (a damaged folder can have thousands). */
 const MAX_QUOTED = 20
-
-/** The findings a read error could have caused: while there is one, nothing that may belong to a backup is deleted or merged. */
-export function doubtfulFindings(report: CheckReport): Finding[] {
-  return report.findings.filter((f) => DOUBTFUL.includes(f.kind))
-}
 
 /** The findings as a warning quotes them: kind, path and message of the first MAX_QUOTED. */
 export function quoteFindings(findings: readonly Finding[]): Json[] {
