@@ -18,8 +18,11 @@ import { openVdiExport } from '../engine/sources/vdi-export.ts'
 import { openVmExport } from '../engine/sources/vm-export.ts'
 import type { VmRunSources } from '../engine/vm-run/sources.ts'
 import type { Clock } from '../shared/clock.ts'
+import { systemClock } from '../shared/clock.ts'
+import type { JsonObject } from '../shared/json.ts'
 import { BackupError } from '../shared/errors.ts'
-import type { TaskSink } from '../tasks/events.ts'
+import type { TaskEvent, TaskSink } from '../tasks/events.ts'
+import { redactObject, redactText } from '../tasks/redact.ts'
 import { HttpXapiClient } from '../xapi/http-xapi-client.ts'
 import type { XapiClient } from '../xapi/types.ts'
 import { openRepository } from './open-repository.ts'
@@ -38,6 +41,8 @@ export interface RunBackupOptions {
   readonly env?: Readonly<Record<string, string | undefined>>
   /** Called with the description's non-fatal findings (unknown settings…) before anything runs. */
   readonly onWarnings?: (warnings: readonly RunDescriptionWarning[]) => void
+  /** A remote's warning outside the job (before it started, after it ended); during it, it is in the log. */
+  readonly onRemoteWarning?: (message: string) => void
 }
 
 const reasonOf = (error: unknown): string => {
@@ -80,17 +85,70 @@ async function connectXapis(
   return clients
 }
 
+/**
+ * Puts what the remotes warn about in the run's log: as `task.warning` events on the job while it
+ * runs (buffered until its `job.start`), through `late` before and after. Remotes are opened before
+ * the job starts and closed after it ends, and their warnings (e.g. an interrupted S3 multipart
+ * upload that could not be aborted, whose parts stay billed) would otherwise reach nobody.
+ */
+class RemoteWarnings implements TaskSink {
+  readonly #sink: TaskSink
+  readonly #clock: Clock
+  readonly #late: (message: string) => void
+  #jobId: string | undefined
+  #ended = false
+  readonly #pending: { message: string; data: JsonObject }[] = []
+
+  constructor(sink: TaskSink, clock: Clock, late: (message: string) => void) {
+    this.#sink = sink
+    this.#clock = clock
+    this.#late = late
+  }
+
+  write(event: TaskEvent): void {
+    this.#sink.write(event)
+    if (event.event === 'job.start' && this.#jobId === undefined) {
+      this.#jobId = event.id
+      for (const { message, data } of this.#pending.splice(0)) this.#emit(message, data)
+    } else if (event.event === 'job.end' && event.id === this.#jobId) this.#ended = true
+  }
+
+  warn(remoteId: string, message: string, details: JsonObject): void {
+    const data = redactObject({ ...details, type: 'remote', id: remoteId })
+    const text = `remote ${remoteId}: ${redactText(message)}`
+    if (this.#ended) this.#late(text)
+    else if (this.#jobId === undefined) this.#pending.push({ message: text, data })
+    else this.#emit(text, data)
+  }
+
+  /** Warnings that came before a job that never started: the caller shows them. */
+  flush(): void {
+    if (this.#jobId === undefined) for (const { message } of this.#pending.splice(0)) this.#late(message)
+  }
+
+  #emit(message: string, data: JsonObject): void {
+    if (this.#jobId === undefined) return
+    this.#sink.write({ event: 'task.warning', id: this.#jobId, timestamp: this.#clock.now(), message, data })
+  }
+}
+
 async function openRemotes(
   description: RunDescription<Credential>,
   clock: Clock | undefined,
   closers: (() => Promise<void>)[],
+  warnings: RemoteWarnings,
 ): Promise<Map<string, JobRemote>> {
   const remotes = new Map<string, JobRemote>()
   for (const id of description.job.remotes) {
     const url = description.remotes.get(id)?.url
     if (url === undefined) continue // checked by the description already
     try {
-      const repository = await openRepository(url.reveal(), clock === undefined ? {} : { clock })
+      const repository = await openRepository(url.reveal(), {
+        ...(clock === undefined ? {} : { clock }),
+        onWarning: (message, details) => {
+          warnings.warn(id, message, details)
+        },
+      })
       closers.push(() => repository.close())
       remotes.set(id, { remote: repository.remote, mergeStore: repository.mergeStore })
     } catch (error) {
@@ -123,9 +181,12 @@ export async function runBackupFromFile(path: string, options: RunBackupOptions)
   )
   const clients: XapiClient[] = []
   const closers: (() => Promise<void>)[] = []
+  const remoteWarnings = new RemoteWarnings(options.sink, options.clock ?? systemClock, (message) =>
+    options.onRemoteWarning?.(message),
+  )
   try {
     const xapis = await connectXapis(description, options.clock, clients, options.signal)
-    const remotes = await openRemotes(description, options.clock, closers)
+    const remotes = await openRemotes(description, options.clock, closers, remoteWarnings)
     return await runBackupJob(
       {
         description,
@@ -135,13 +196,14 @@ export async function runBackupFromFile(path: string, options: RunBackupOptions)
         ...(options.clock === undefined ? {} : { clock: options.clock }),
       },
       {
-        sink: options.sink,
+        sink: remoteWarnings,
         ...(options.clock === undefined ? {} : { clock: options.clock }),
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       },
     )
   } finally {
     await Promise.allSettled([...clients.map((c) => c.disconnect()), ...closers.map((close) => close())])
+    remoteWarnings.flush()
   }
 }
 

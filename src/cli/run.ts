@@ -82,7 +82,14 @@ async function runAction(file: string, options: RunOptions, io: CliIo): Promise<
   }
   let failure: unknown
   try {
-    await runBackupFromFile(file, { sink: watched, signal: controller.signal, onWarnings: printWarnings(io) })
+    await runBackupFromFile(file, {
+      sink: watched,
+      signal: controller.signal,
+      onWarnings: printWarnings(io),
+      onRemoteWarning: (message) => {
+        io.err(`warning: ${message}\n`)
+      },
+    })
   } catch (error) {
     failure = error
   } finally {
