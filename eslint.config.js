@@ -45,6 +45,26 @@ export default tseslint.config(
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
+    // A failing `assert.ok(x)` without a message makes Node read the source to describe `x`, which
+    // under tsx's loader hooks can block the event loop for many minutes (nodejs/node#52962): the
+    // test's own timeout cannot fire. A message costs nothing and says what was expected.
+    files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "CallExpression[callee.object.name='assert'][callee.property.name='ok'][arguments.length<2]",
+          message: 'Give assert.ok a message (nodejs/node#52962: without one a failure can hang under tsx).',
+        },
+        {
+          selector: "CallExpression[callee.name='assert'][arguments.length<2]",
+          message: 'Give assert a message (nodejs/node#52962: without one a failure can hang under tsx).',
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.cjs', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },

@@ -49,7 +49,7 @@ test('each ratio comes from the pair measured back to back, after an unrecorded 
     5,
   )
   assert.deepEqual(calls, Array.from({ length: 6 }, () => ['ref', 'sub']).flat())
-  assert.ok(figure !== undefined)
+  assert.ok(figure !== undefined, 'figure !== undefined')
   assert.equal(figure.runs, 5)
   assert.deepEqual(figure.ratio, { min: 0.5, median: 0.5, max: 0.5 })
   assert.equal(figure.subject.median, 12.5) // 100 MiB / 8 s

@@ -39,8 +39,8 @@ describe('xapi-backup simulator', () => {
     ])
     const url = lines.find((l) => l.startsWith('url: '))?.slice(5) ?? ''
     assert.match(url, /^http:\/\/127\.0\.0\.1:[1-9]\d*$/, stderr())
-    assert.ok(lines.includes('user: root'))
-    assert.ok(lines.includes('password: pw'))
+    assert.ok(lines.includes('user: root'), "lines.includes('user: root')")
+    assert.ok(lines.includes('password: pw'), "lines.includes('password: pw')")
     const login = await fetch(`${url}/jsonrpc`, {
       method: 'POST',
       body: JSON.stringify({
@@ -99,7 +99,7 @@ describe('xapi-backup simulator', () => {
         const dataDir = join(dir, 'not', 'yet')
         const { child, lines, exited, stderr } = await runUntilReady(['--data-dir', dataDir])
         assert.match(lines.find((l) => l.startsWith('url: ')) ?? '', /^url: http:\/\//, stderr())
-        assert.ok((await stat(dataDir)).isDirectory())
+        assert.ok((await stat(dataDir)).isDirectory(), '(await stat(dataDir)).isDirectory()')
         assert.ok((await readdir(dataDir)).length > 0, 'the simulator keeps its blocks there')
         child.kill('SIGTERM')
         assert.equal(((await exited) as [number | null])[0], 0)

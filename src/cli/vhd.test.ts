@@ -62,7 +62,10 @@ describe('xapi-backup vhd', () => {
     assert.equal((await cli('vhd', 'check', join(dir, 'base.vhd'), join(dir, 'next.vhd'))).code, 0)
 
     assert.equal((await cli('vhd', 'to-raw', join(dir, 'next.vhd'), join(dir, 'out.raw'))).code, 0)
-    assert.ok(Buffer.from(next).equals(await readFile(join(dir, 'out.raw'))))
+    assert.ok(
+      Buffer.from(next).equals(await readFile(join(dir, 'out.raw'))),
+      "Buffer.from(next).equals(await readFile(join(dir, 'out.raw')))",
+    )
 
     const merge = await cli('vhd', 'merge', join(dir, 'next.vhd'))
     assert.equal(merge.code, 0, merge.err)
@@ -80,7 +83,10 @@ describe('xapi-backup vhd', () => {
       'dynamic',
     )
     assert.equal((await cli('vhd', 'to-raw', join(dir, 'next.vhd'), join(dir, 'merged.raw'))).code, 0)
-    assert.ok(Buffer.from(next).equals(await readFile(join(dir, 'merged.raw'))))
+    assert.ok(
+      Buffer.from(next).equals(await readFile(join(dir, 'merged.raw'))),
+      "Buffer.from(next).equals(await readFile(join(dir, 'merged.raw')))",
+    )
   })
 
   it('resumes an interrupted merge found by its state file', async () => {
@@ -99,13 +105,22 @@ describe('xapi-backup vhd', () => {
       },
     }
     await assert.rejects(mergeVhdChain(crashing, [join(dir, 'r0.vhd'), join(dir, 'r1.vhd')]))
-    assert.ok((await readdir(dir)).includes('.r0.vhd.merge.json'))
+    assert.ok(
+      (await readdir(dir)).includes('.r0.vhd.merge.json'),
+      "(await readdir(dir)).includes('.r0.vhd.merge.json')",
+    )
     const resumed = await cli('vhd', 'merge', join(dir, 'r1.vhd'))
     assert.equal(resumed.code, 0, resumed.err)
     assert.match(resumed.out, /\(resumed\)/)
-    assert.ok(!(await readdir(dir)).includes('.r0.vhd.merge.json'))
+    assert.ok(
+      !(await readdir(dir)).includes('.r0.vhd.merge.json'),
+      "!(await readdir(dir)).includes('.r0.vhd.merge.json')",
+    )
     assert.equal((await cli('vhd', 'to-raw', join(dir, 'r1.vhd'), join(dir, 'r1.out'))).code, 0)
-    assert.ok(Buffer.from(next).equals(await readFile(join(dir, 'r1.out'))))
+    assert.ok(
+      Buffer.from(next).equals(await readFile(join(dir, 'r1.out'))),
+      "Buffer.from(next).equals(await readFile(join(dir, 'r1.out')))",
+    )
   })
 
   it('merges --into a grandparent and says which file holds the disk and which were removed', async () => {
@@ -126,6 +141,7 @@ describe('xapi-backup vhd', () => {
     assert.match(merge.out, /^merged \d+ block\(s\) \(\d+ bytes\)$/m)
     assert.ok(
       merge.out.includes(`${join(dir, 'g2.vhd')} now holds the merged disk (${join(dir, 'g0.vhd')} was`),
+      "merge.out.includes(`${join(dir, 'g2.vhd')} now holds the merged disk (${join(dir, 'g0.vhd')} was`)",
     )
     assert.ok(merge.out.includes(`removed: ${join(dir, 'g1.vhd')}\n`), merge.out)
     const names = await readdir(dir)
@@ -134,7 +150,10 @@ describe('xapi-backup vhd', () => {
       [false, false, true],
     )
     assert.equal((await cli('vhd', 'to-raw', join(dir, 'g2.vhd'), join(dir, 'g2.out'))).code, 0)
-    assert.ok(Buffer.from(content).equals(await readFile(join(dir, 'g2.out'))))
+    assert.ok(
+      Buffer.from(content).equals(await readFile(join(dir, 'g2.out'))),
+      "Buffer.from(content).equals(await readFile(join(dir, 'g2.out')))",
+    )
   })
 
   it('to-raw makes its output durable: the output is synced at its full length before success', async (t) => {
@@ -172,7 +191,10 @@ describe('xapi-backup vhd', () => {
     }
     assert.equal(run.code, 0, run.err)
     assert.ok(synced.includes(`${realpathSync(join(dir, 's.out'))} ${content.length}`), synced.join('\n'))
-    assert.ok(Buffer.from(content).equals(await readFile(join(dir, 's.out'))))
+    assert.ok(
+      Buffer.from(content).equals(await readFile(join(dir, 's.out'))),
+      "Buffer.from(content).equals(await readFile(join(dir, 's.out')))",
+    )
   })
 
   it('converts a sparse raw file (read with O_DIRECT where the file system allows) with an unaligned end', async () => {

@@ -29,8 +29,11 @@ describe('Credential', () => {
 
   it('a parsed literal is already hidden', () => {
     const source = checkCredentialSource(SECRET, ['p'])
-    assert.ok(!inspect(source, { depth: 10 }).includes(SECRET))
-    assert.ok(!JSON.stringify(source).includes(SECRET))
+    assert.ok(
+      !inspect(source, { depth: 10 }).includes(SECRET),
+      '!inspect(source, { depth: 10 }).includes(SECRET)',
+    )
+    assert.ok(!JSON.stringify(source).includes(SECRET), '!JSON.stringify(source).includes(SECRET)')
   })
 })
 

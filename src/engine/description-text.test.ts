@@ -108,7 +108,7 @@ describe('parseDescriptionText', () => {
       parseDescriptionText('{\n  "a": 1,\n}', 'json', 'j.json')
       assert.fail('no error')
     } catch (error) {
-      assert.ok(error instanceof RunDescriptionError)
+      assert.ok(error instanceof RunDescriptionError, 'error instanceof RunDescriptionError')
       assert.deepEqual(error.details, {
         file: 'j.json',
         line: 2,

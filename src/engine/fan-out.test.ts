@@ -142,7 +142,7 @@ describe('fanOut', () => {
       () => assert.fail('runConsumers resolved'),
       (error: unknown) => error,
     )
-    assert.ok(failure instanceof FanOutError)
+    assert.ok(failure instanceof FanOutError, 'failure instanceof FanOutError')
     assert.equal(failure.code, 'FAN_OUT_ALL_FAILED')
     assert.deepEqual(failure.errors, causes)
     assert.match(failure.message, /remote A is gone; remote B refused/)
@@ -150,7 +150,7 @@ describe('fanOut', () => {
     assert.equal(closes.length, 1)
     // The close happens when the last consumer leaves its loop, before its owner reports why:
     // the reason carries the causes known then; runConsumers' error carries all of them.
-    assert.ok(closes[0] instanceof FanOutError)
+    assert.ok(closes[0] instanceof FanOutError, 'closes[0] instanceof FanOutError')
     assert.equal(closes[0].code, 'FAN_OUT_ALL_FAILED')
     assert.equal(state.closed, true, 'the source generator was returned')
     assert.ok(state.pulled < 10, `read ${state.pulled} chunks`)
@@ -163,7 +163,7 @@ describe('fanOut', () => {
       () => assert.fail('resolved'),
       (error: unknown) => error,
     )
-    assert.ok(failure instanceof FanOutError)
+    assert.ok(failure instanceof FanOutError, 'failure instanceof FanOutError')
     assert.equal(failure.errors.length, 1)
     assert.match((failure.errors[0] as Error).message, /source broke at chunk 3/)
   })

@@ -189,8 +189,14 @@ describe('resolveRunCredentials and readRunDescriptionFile', () => {
     assert.equal(resolved.xapis.get('pool1')?.credentials.password.reveal(), PASSWORD)
     assert.equal(resolved.xapis.get('pool1')?.credentials.username.reveal(), 'root')
     assert.equal(resolved.remotes.get('nas')?.url.reveal(), env.NAS_URL)
-    assert.ok(!inspect(resolved, { depth: 20 }).includes(PASSWORD))
-    assert.ok(!inspect(resolved, { depth: 20 }).includes(S3_SECRET))
+    assert.ok(
+      !inspect(resolved, { depth: 20 }).includes(PASSWORD),
+      '!inspect(resolved, { depth: 20 }).includes(PASSWORD)',
+    )
+    assert.ok(
+      !inspect(resolved, { depth: 20 }).includes(S3_SECRET),
+      '!inspect(resolved, { depth: 20 }).includes(S3_SECRET)',
+    )
   })
 
   it('checks the scheme of a remote URL taken from the environment, without showing it', async () => {

@@ -22,7 +22,7 @@ describe('testRemote', () => {
       },
     })
     const result = await testRemote(timed, { sizeBytes: 3 << 20, clock })
-    assert.ok(result.success)
+    assert.ok(result.success, 'result.success')
     assert.equal(result.writeMs, 500)
     assert.equal(result.writeBytesPerSec, 6 << 20)
     assert.equal(result.readBytesPerSec, 12 << 20)
@@ -41,7 +41,7 @@ describe('testRemote', () => {
       },
     })
     const result = await testRemote(corrupting, { sizeBytes: 1000, clock: createFixedClock() })
-    assert.ok(!result.success)
+    assert.ok(!result.success, '!result.success')
     assert.equal(result.step, 'verify')
     assert.match(JSON.stringify(result.error.message), /sha256/)
     assert.equal(inner.files.size, 0, 'the test file is removed after a failure')
@@ -50,7 +50,7 @@ describe('testRemote', () => {
       failOperation: { operation: 'write', nth: 1, code: 'ACCESS_DENIED' },
     })
     const denied = await testRemote(faulty, { sizeBytes: 10, clock: createFixedClock() })
-    assert.ok(!denied.success)
+    assert.ok(!denied.success, '!denied.success')
     assert.deepEqual([denied.step, denied.error.code], ['write', 'ACCESS_DENIED'])
   })
 })

@@ -85,13 +85,13 @@ describe('check & repair', () => {
       ['unmerged-ancestor', rel(vhdB(0))],
     ])
     assert.deepEqual((await repairVmBackups(remote, report)).deleted, [])
-    assert.ok(report.protectedPaths.includes(vhdA(0)))
+    assert.ok(report.protectedPaths.includes(vhdA(0)), 'report.protectedPaths.includes(vhdA(0))')
   })
 
   it('a damaged key breaks every backup above it; the damage is reported, the chain removed', async () => {
     const remote = await repository(2)
     const file = remote.files.get(vhdA(0))
-    assert.ok(file)
+    assert.ok(file, 'file')
     for (const at of [file.data.length - 400, 100]) file.data.writeUInt8(file.data.readUInt8(at) ^ 0xff, at) // both footers
     const report = await checkVmBackups(remote, IDS.vm)
     assert.deepEqual(

@@ -22,7 +22,7 @@ async function stored() {
     xva: xva(),
   })
   const [backup] = (await listVmBackups(remote, IDS.vm)).backups
-  assert.ok(backup)
+  assert.ok(backup, 'backup')
   return { remote, backup }
 }
 
@@ -35,7 +35,7 @@ describe('readFullBackupXva', () => {
   it('fails at the end of a corrupted XVA, naming the file and both digests', async () => {
     const { remote, backup } = await stored()
     const file = remote.files.get(xvaPath(IDS.vm, t))
-    assert.ok(file)
+    assert.ok(file, 'file')
     file.data.writeUInt8(0xff, 250_000)
     await assert.rejects(collect(await readFullBackupXva(remote, backup)), (e: Error & { code?: string }) => {
       assert.equal(e.code, 'CHECKSUM_MISMATCH')

@@ -81,7 +81,10 @@ describe('VM lock', () => {
       'ran',
     )
     assert.equal(waited, 1)
-    assert.ok(clock.now() - start >= VM_LOCK_TTL_MS && clock.now() - start < VM_LOCK_WAIT_MS)
+    assert.ok(
+      clock.now() - start >= VM_LOCK_TTL_MS && clock.now() - start < VM_LOCK_WAIT_MS,
+      'clock.now() - start >= VM_LOCK_TTL_MS && clock.now() - start < VM_LOCK_WAIT_MS',
+    )
     const live = await remote.lock(vmDir(VM), { ttlMs: 100 * VM_LOCK_WAIT_MS })
     await assert.rejects(
       withVmLock(remote, VM, () => Promise.resolve('ran'), { clock }),

@@ -42,7 +42,7 @@ describe('errors', () => {
       node = node.cause
       depth++
     }
-    assert.ok(depth <= 8)
+    assert.ok(depth <= 8, 'depth <= 8')
   })
 
   it('classifies by code and name, never by message', () => {

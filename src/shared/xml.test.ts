@@ -12,7 +12,7 @@ describe('parseXml', () => {
     assert.equal(doc.name, 'a')
     assert.deepEqual(doc.attributes, { x: '1', y: '<2>' })
     const [b, nil, c] = childElements(doc)
-    assert.ok(b && nil && c)
+    assert.ok(b && nil && c, 'b && nil && c')
     assert.equal(textOf(b), 't & AB')
     assert.equal(nil.name, 'nil')
     assert.equal(textOf(c), '<raw>')

@@ -36,7 +36,10 @@ describe('simulator behaviours (xapi.md §8.5)', () => {
     assert.deepEqual(s.blocked_operations, {})
     assert.deepEqual(s.tags, ['production'])
     assert.equal((s.other_config as Rec).team, 'dba')
-    assert.ok(((await x.call('VM.get_snapshots', source)) as string[]).includes(snap))
+    assert.ok(
+      ((await x.call('VM.get_snapshots', source)) as string[]).includes(snap),
+      "((await x.call('VM.get_snapshots', source)) as string[]).includes(snap)",
+    )
     const snapVdis = await Promise.all(
       (s.VBDs as string[]).map(async (vbd) => record('VDI', (await x.call('VBD.get_VDI', vbd)) as string)),
     )
@@ -45,9 +48,15 @@ describe('simulator behaviours (xapi.md §8.5)', () => {
       snapVdis.map((v) => v.snapshot_of),
       vdis.slice(0, 2),
     )
-    assert.ok(snapVdis.every((v) => v.is_a_snapshot === true))
+    assert.ok(
+      snapVdis.every((v) => v.is_a_snapshot === true),
+      'snapVdis.every((v) => v.is_a_snapshot === true)',
+    )
     assert.equal((snapVdis[0]?.other_config as Rec)['xo:copy_of'], 'abc')
-    assert.ok(((await x.call('VDI.get_snapshots', vdis[0])) as string[]).length > 0)
+    assert.ok(
+      ((await x.call('VDI.get_snapshots', vdis[0])) as string[]).length > 0,
+      "((await x.call('VDI.get_snapshots', vdis[0])) as string[]).length > 0",
+    )
   })
 
   it('#4 VM.start of a snapshot fails VM_IS_SNAPSHOT [snap, "start"]', async () => {
@@ -174,7 +183,10 @@ describe('simulator behaviours (xapi.md §8.5)', () => {
     }
     const vms = (await x.call('VM.get_all')) as string[]
     assert.deepEqual(new Set(all.events.filter((e) => e.class === 'vm').map((e) => e.ref)), new Set(vms))
-    assert.ok(all.events.every((e) => e.operation === 'add' && typeof e.snapshot === 'object'))
+    assert.ok(
+      all.events.every((e) => e.operation === 'add' && typeof e.snapshot === 'object'),
+      "all.events.every((e) => e.operation === 'add' && typeof e.snapshot === 'object')",
+    )
     assert.equal(all.valid_ref_counts.vm, vms.length)
     assert.match(all.token, /^\d{20},\d{20}$/)
     const token = (await x.call('event.inject', 'pool', sim.pool.pool)) as string
@@ -186,7 +198,10 @@ describe('simulator behaviours (xapi.md §8.5)', () => {
     )
     assert.equal(((barrier.events[0]?.snapshot as Rec).other_config as Rec)['xo:barrier:1'], '1')
     const quiet = (await x.call('event.from', ['VM'], all.token, 0)) as { events: Rec[] }
-    assert.ok(quiet.events.every((e) => e.operation !== 'add' || !vms.includes(e.ref as string)))
+    assert.ok(
+      quiet.events.every((e) => e.operation !== 'add' || !vms.includes(e.ref as string)),
+      "quiet.events.every((e) => e.operation !== 'add' || !vms.includes(e.ref as string))",
+    )
     assert.deepEqual(await x.fail('event.from', ['VM'], 'garbage', 0), [
       'EVENT_FROM_TOKEN_PARSE_FAILURE',
       'garbage',

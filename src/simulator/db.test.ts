@@ -72,7 +72,7 @@ describe('SimulatorDb', () => {
     const refs = Array.from({ length: 5 }, () => db.create('task', {}))
     const since = db.currentGeneration
     for (const ref of refs) db.destroy('task', ref)
-    assert.ok(db.forgottenGeneration > since)
+    assert.ok(db.forgottenGeneration > since, 'db.forgottenGeneration > since')
     assert.equal(db.deletedSince(since, new Set(['task'])).length, 3)
   })
 })

@@ -128,7 +128,7 @@ describe('simulated guest writes (xapi.md §8.3)', () => {
     )
     const invalid = (fn: () => unknown, pattern: RegExp): void => {
       assert.throws(fn, (error: unknown) => {
-        assert.ok(error instanceof GuestOptionError)
+        assert.ok(error instanceof GuestOptionError, 'error instanceof GuestOptionError')
         assert.equal((error as { code: string }).code, 'SIMULATOR_GUEST_OPTION_INVALID')
         return pattern.test(error.message)
       })

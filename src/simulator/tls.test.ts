@@ -25,7 +25,7 @@ describe('simulator TLS', () => {
       t.skip('openssl is not installed')
       return
     }
-    assert.ok(!(sim instanceof Error))
+    assert.ok(!(sim instanceof Error), '!(sim instanceof Error)')
     const running = sim as Awaited<ReturnType<typeof startSimulator>>
     try {
       assert.match(running.url, /^https:\/\/127\.0\.0\.1:\d+$/)

@@ -103,7 +103,7 @@ describe('HttpXapiClient errors and sessions', () => {
         { transport },
       )
       await assert.rejects(client.call('VM.get_record', ['OpaqueRef:gone']), (error: unknown) => {
-        assert.ok(error instanceof XapiError)
+        assert.ok(error instanceof XapiError, 'error instanceof XapiError')
         assert.equal(error.code, 'HANDLE_INVALID')
         assert.deepEqual(error.params, ['VM', 'OpaqueRef:gone'])
         assert.equal(error.method, 'VM.get_record')
@@ -134,7 +134,10 @@ describe('HttpXapiClient errors and sessions', () => {
       }),
     )
     await assert.rejects(stubborn.client.call('VM.get_all'), (error: unknown) => {
-      assert.ok(error instanceof XapiError && error.code === 'SESSION_INVALID')
+      assert.ok(
+        error instanceof XapiError && error.code === 'SESSION_INVALID',
+        "error instanceof XapiError && error.code === 'SESSION_INVALID'",
+      )
       assert.doesNotMatch(`${error.message} ${JSON.stringify(error.toJSON())}`, /secret-session/)
       return true
     })
@@ -166,7 +169,10 @@ describe('HttpXapiClient errors and sessions', () => {
       { password: 'wrong-pw' },
     )
     await assert.rejects(client.connect(), (error: unknown) => {
-      assert.ok(error instanceof XapiError && error.code === 'SESSION_AUTHENTICATION_FAILED')
+      assert.ok(
+        error instanceof XapiError && error.code === 'SESSION_AUTHENTICATION_FAILED',
+        "error instanceof XapiError && error.code === 'SESSION_AUTHENTICATION_FAILED'",
+      )
       assert.doesNotMatch(JSON.stringify(error.toJSON()), /wrong-pw/)
       return true
     })
@@ -186,7 +192,7 @@ describe('HttpXapiClient transport failures', () => {
       { safeCallTries: 1 },
     )
     await assert.rejects(once.client.call('VM.get_record', ['OpaqueRef:vm']), (error: unknown) => {
-      assert.ok(error instanceof XapiTransportError)
+      assert.ok(error instanceof XapiTransportError, 'error instanceof XapiTransportError')
       assert.equal(error.failure, 'connection-lost')
       assert.equal(error.retryable, true)
       assert.equal(error.method, 'VM.get_record')
@@ -197,7 +203,7 @@ describe('HttpXapiClient transport failures', () => {
   it('never resends a side-effecting call that may have reached the server', async () => {
     const { server, client } = await setup(withSessions(() => DROP))
     await assert.rejects(client.call('VM.snapshot', ['OpaqueRef:vm', 'snap']), (error: unknown) => {
-      assert.ok(error instanceof XapiTransportError)
+      assert.ok(error instanceof XapiTransportError, 'error instanceof XapiTransportError')
       assert.equal(error.retryable, false)
       assert.equal(error.requestMayHaveReachedServer, true)
       return true
@@ -212,7 +218,7 @@ describe('HttpXapiClient transport failures', () => {
     )
     await server.close()
     await assert.rejects(client.connect(), (error: unknown) => {
-      assert.ok(error instanceof XapiTransportError)
+      assert.ok(error instanceof XapiTransportError, 'error instanceof XapiTransportError')
       assert.equal(error.failure, 'connect')
       assert.equal(error.retryable, true)
       return true
@@ -226,7 +232,7 @@ describe('HttpXapiClient transport failures', () => {
     )
     await client.connect()
     await assert.rejects(client.call('VM.get_all', [], { timeoutMs: 20 }), (error: unknown) => {
-      assert.ok(error instanceof XapiTransportError)
+      assert.ok(error instanceof XapiTransportError, 'error instanceof XapiTransportError')
       assert.equal(error.failure, 'timeout')
       return true
     })
@@ -293,7 +299,7 @@ describe('HttpXapiClient tasks', () => {
     })
     const { client } = await setup(handler)
     await assert.rejects(client.callAsync('VM.snapshot', ['OpaqueRef:vm', 'snap']), (error: unknown) => {
-      assert.ok(error instanceof XapiError)
+      assert.ok(error instanceof XapiError, 'error instanceof XapiError')
       assert.equal(error.code, 'VM_BAD_POWER_STATE')
       assert.deepEqual(error.params, ['OpaqueRef:vm', 'halted', 'running'])
       assert.equal(error.method, 'VM.snapshot')

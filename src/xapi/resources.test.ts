@@ -111,13 +111,19 @@ describe('getResource', () => {
         .end('<html><body><h1>HTTP 500 internal server error</h1></body></html>')
     })
     await assert.rejects(client.getResource('/export', { ref: 'OpaqueRef:vm' }), (error: unknown) => {
-      assert.ok(error instanceof XapiError && error.code === 'VM_BAD_POWER_STATE')
+      assert.ok(
+        error instanceof XapiError && error.code === 'VM_BAD_POWER_STATE',
+        "error instanceof XapiError && error.code === 'VM_BAD_POWER_STATE'",
+      )
       assert.deepEqual(error.params, ['OpaqueRef:vm', 'halted, suspended', 'running'])
       return true
     })
     const plain = await setup((_req, res) => res.writeHead(404).end('not here'))
     await assert.rejects(plain.client.getResource('/nowhere', {}), (error: unknown) => {
-      assert.ok(error instanceof XapiHttpError && error.status === 404)
+      assert.ok(
+        error instanceof XapiHttpError && error.status === 404,
+        'error instanceof XapiHttpError && error.status === 404',
+      )
       assert.doesNotMatch(error.message, /session/)
       return true
     })
@@ -154,7 +160,7 @@ describe('getResource failures while streaming', () => {
     // typed timeout then fails getResource, which is as right (the socket was silent that long).
     const download = async () => text((await client.getResource('/export', {})).body)
     await assert.rejects(download(), (error: unknown) => {
-      assert.ok(error instanceof XapiTransportError)
+      assert.ok(error instanceof XapiTransportError, 'error instanceof XapiTransportError')
       assert.equal(error.failure, 'timeout')
       assert.equal(error.method, 'GET /export')
       assert.equal(error.retryable, false)

@@ -7,7 +7,7 @@ import { redactSecrets, redactUrl } from './redact-secrets.ts'
 describe('XAPI errors', () => {
   it('XapiError is a BackupError whose code is the XAPI code', () => {
     const error = new XapiError('VDI_IN_USE', ['OpaqueRef:vdi', 'destroy'], 'VDI.destroy')
-    assert.ok(error instanceof BackupError)
+    assert.ok(error instanceof BackupError, 'error instanceof BackupError')
     assert.equal(error.code, 'VDI_IN_USE')
     assert.equal(error.message, 'VDI.destroy: VDI_IN_USE ["OpaqueRef:vdi", "destroy"]')
     assert.deepEqual(error.toJSON().params, ['OpaqueRef:vdi', 'destroy'])

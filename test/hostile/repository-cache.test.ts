@@ -58,9 +58,9 @@ describe('hostile cache.json.gz', () => {
       assert.ok(run.maxRssBytes < 400 * 1024 * 1024, `peak RSS ${Math.round(run.maxRssBytes / 2 ** 20)} MiB`)
       // Rebuilt: the next listing finds a small, valid cache with the three backups.
       const rebuilt = await readFile(join(fixture.repo, ...cachePath.split('/')))
-      assert.ok(rebuilt.length < 64 * 1024)
+      assert.ok(rebuilt.length < 64 * 1024, 'rebuilt.length < 64 * 1024')
       assert.equal(Object.keys(JSON.parse(gunzipSync(rebuilt).toString('utf8')) as object).length, 3)
-      assert.ok(await fixture.canariesIntact())
+      assert.ok(await fixture.canariesIntact(), 'await fixture.canariesIntact()')
     },
   )
 

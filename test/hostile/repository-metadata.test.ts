@@ -164,6 +164,9 @@ describe('hostile metadata: paths that leave the VM folder', () => {
     const kept = await readFile(join(fixture.repo, ...metadataPath(IDS.vm, ts(0)).split('/')), 'utf8')
     assert.equal((JSON.parse(kept) as { timestamp: number }).timestamp, ts(0))
     await assert.rejects(stat(join(fixture.repo, ...metadataPath(IDS.vm, ts(1)).split('/'))))
-    assert.ok((await stat(join(fixture.repo, vmDir(OTHER_VM)))).isDirectory())
+    assert.ok(
+      (await stat(join(fixture.repo, vmDir(OTHER_VM)))).isDirectory(),
+      '(await stat(join(fixture.repo, vmDir(OTHER_VM)))).isDirectory()',
+    )
   })
 })

@@ -124,7 +124,7 @@ describe('hostile RPC bodies to the simulator', () => {
     assert.equal(answer.status, 500)
     assert.match(answer.body, /at most 256 nested elements/)
     assert.equal((await post(url, '/', loginBody(username, password))).status, 200)
-    assert.ok(sim.alive())
+    assert.ok(sim.alive(), 'sim.alive()')
   })
 
   it(
@@ -149,7 +149,7 @@ describe('hostile RPC bodies to the simulator', () => {
       assert.equal(answer.status, 500)
       assert.match(answer.body, /at most 64 nested arrays and objects/)
       assert.equal((await post(url, '/', loginBody(username, password))).status, 200)
-      assert.ok(sim.alive())
+      assert.ok(sim.alive(), 'sim.alive()')
     },
   )
 

@@ -78,7 +78,7 @@ describe('hostile VHD streams to /import_raw_vdi', () => {
       )
       const grown = (await sim.peakRssBytes()) - baseline
       assert.ok(grown < 64 * MiB, `the simulator grew by ${(grown / MiB).toFixed(1)} MiB`)
-      assert.ok(sim.alive())
+      assert.ok(sim.alive(), 'sim.alive()')
     },
   )
 

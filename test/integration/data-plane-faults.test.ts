@@ -44,7 +44,7 @@ describe('simulator data plane: faults', () => {
     sim.faults.cutStream('/export_raw_vdi', MiB + 3)
     const download = await client.getResource('/export_raw_vdi', { vdi, format: 'raw' })
     const bytes = await collectBytes(download.body).catch(() => Buffer.alloc(0))
-    assert.ok(bytes.length <= MiB + 3)
+    assert.ok(bytes.length <= MiB + 3, 'bytes.length <= MiB + 3')
     await assert.rejects(download.result(), failsWith('INTERNAL_ERROR'))
     // One-shot: the next export is whole.
     const next = await client.getResource('/export_raw_vdi', { vdi, format: 'raw' })

@@ -61,7 +61,7 @@ describe('simulator data plane: XO-style XVA import and authentication', () => {
     const xva = await collectBytes(
       writeXva(xoStyleOva(), [{ id: 'Ref:002', source: bufferSource(disk) }], { checksum: 'sha1' }),
     )
-    assert.ok(xva.includes('Ref:002/00000000.checksum'))
+    assert.ok(xva.includes('Ref:002/00000000.checksum'), "xva.includes('Ref:002/00000000.checksum')")
     const sr = sim.db.select('SR', (r) => r.name_label === 'Local')[0] ?? ''
     const [vm] = (await client.putResource('/import', { sr_id: sr }, Readable.from([xva]), {
       lengthBytes: xva.length,

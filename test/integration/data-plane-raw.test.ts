@@ -112,7 +112,10 @@ describe('simulator data plane: VDI storage, /export_raw_vdi, /import_raw_vdi', 
     const raw = await download({ vdi, format: 'raw' })
     assert.equal(raw.length, 10 * MiB)
     assert.deepEqual(raw.subarray(0, before.length), before)
-    assert.ok(raw.subarray(before.length).every((byte) => byte === 0))
+    assert.ok(
+      raw.subarray(before.length).every((byte) => byte === 0),
+      'raw.subarray(before.length).every((byte) => byte === 0)',
+    )
   })
 
   it('§8.5.9 a delta lists exactly the changed 2 MiB blocks; full vhd all allocated; raw is virtual_size bytes', async () => {
@@ -186,7 +189,7 @@ describe('simulator data plane: VDI storage, /export_raw_vdi, /import_raw_vdi', 
     const result = await client.getResource('/export_raw_vdi', { vdi, format: 'raw' }, { taskRef })
     for await (const _chunk of result.body) break
     await assert.rejects(client.call('VDI.destroy', [vdi]), (error: unknown) => {
-      assert.ok(error instanceof XapiError)
+      assert.ok(error instanceof XapiError, 'error instanceof XapiError')
       assert.deepEqual([error.code, ...error.params], ['VDI_IN_USE', vdi, 'destroy'])
       return true
     })

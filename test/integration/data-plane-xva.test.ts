@@ -108,7 +108,7 @@ describe('simulator data plane: /export and /import (XVA)', () => {
         { false: 'none', true: 'gzip', zstd: 'zstd' }[compression],
       )
       const [imported] = await importXva(xva)
-      assert.ok(imported !== undefined)
+      assert.ok(imported !== undefined, 'imported !== undefined')
       const before = sim.db.get('VM', source)
       const after = sim.db.get('VM', imported)
       assert.equal(after.name_label, before.name_label)
@@ -118,7 +118,10 @@ describe('simulator data plane: /export and /import (XVA)', () => {
       assert.deepEqual(after.current_operations, {})
       const otherConfig = after.other_config as Record<string, string>
       assert.notEqual(otherConfig.mac_seed, (before.other_config as Record<string, string>).mac_seed)
-      assert.ok(otherConfig.import_task?.startsWith('OpaqueRef:'))
+      assert.ok(
+        otherConfig.import_task?.startsWith('OpaqueRef:'),
+        "otherConfig.import_task?.startsWith('OpaqueRef:')",
+      )
       const macs = (vm: typeof before): string[] =>
         (vm.VIFs as string[]).map((vif) => sim.db.get('VIF', vif).MAC as string)
       assert.equal(macs(after).length, macs(before).length)
@@ -196,7 +199,10 @@ describe('simulator data plane: /export and /import (XVA)', () => {
     const answer = await collectBytes(socket)
     assert.match(answer.toString('latin1'), /^HTTP\/1\.1 200 OK\r\n/)
     const [imported] = (await client.waitTask(task)) as string[]
-    assert.ok(sim.db.find('VM', imported ?? '') !== undefined)
+    assert.ok(
+      sim.db.find('VM', imported ?? '') !== undefined,
+      "sim.db.find('VM', imported ?? '') !== undefined",
+    )
     const count = vmCount()
     const probe = await client.call('task.create', ['probe', ''])
     await assert.rejects(
@@ -217,7 +223,7 @@ describe('simulator data plane: /export and /import (XVA)', () => {
     })) as string[]
     const [, vdi] = disksOf(imported ?? '')[0] ?? []
     const [, source] = disksOf(vmRef('one-disk'))[0] ?? []
-    assert.ok(vdi !== undefined && source !== undefined)
+    assert.ok(vdi !== undefined && source !== undefined, 'vdi !== undefined && source !== undefined')
     assert.deepEqual(sim.storage.readAll(vdi), sim.storage.readAll(source))
   })
 
@@ -283,7 +289,7 @@ describe('simulator data plane: /export and /import (XVA)', () => {
     await assert.rejects(importXva(corrupt), failsWith('IMPORT_ERROR'))
     assert.equal(vmCount(), count, 'no VM left behind')
     const [forced] = await importXva(corrupt, { force: 'true' })
-    assert.ok(sim.db.find('VM', forced ?? '') !== undefined)
+    assert.ok(sim.db.find('VM', forced ?? '') !== undefined, "sim.db.find('VM', forced ?? '') !== undefined")
     // The simulator's own corruption fault does the same on the wire.
     sim.faults.corruptStream('/import', chunkData + 1000)
     await assert.rejects(importXva(xva), failsWith('IMPORT_ERROR'))

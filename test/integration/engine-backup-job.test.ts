@@ -141,7 +141,7 @@ describe('backup job end to end (run description → simulator → local remote)
         const { backups } = await listVmBackups(remote, web, { useCache: false })
         assert.equal(backups.length, Math.min(run, 3), `run ${run}: exportRetention 3`)
         const latest = backups.at(-1)
-        assert.ok(latest !== undefined)
+        assert.ok(latest !== undefined, 'latest !== undefined')
         expected.set(latest.metadata.timestamp, digests)
 
         for (const backup of backups) {
@@ -171,7 +171,7 @@ describe('backup job end to end (run description → simulator → local remote)
       // Chains were merged, not rewritten: the oldest kept backup is a key.
       const { backups } = await listVmBackups(remote, web, { useCache: false })
       const oldest = backups[0]
-      assert.ok(oldest?.metadata.mode === 'delta')
+      assert.ok(oldest?.metadata.mode === 'delta', "oldest?.metadata.mode === 'delta'")
       assert.deepEqual(Object.values(oldest.metadata.isVhdDifferencing ?? {}), [false, false])
     },
   )

@@ -131,7 +131,7 @@ describe('engine sources: broken exports and fan-out', () => {
     await source.result()
     assert.deepEqual(drops, [[1, broken]])
     const first = outcomes[0]
-    assert.ok(first?.ok === true)
+    assert.ok(first?.ok === true, 'first?.ok === true')
     assert.deepEqual(
       first.value.map((b) => b.index),
       Array.from({ length: 24 }, (_, i) => i * 64),
@@ -155,7 +155,7 @@ describe('engine sources: broken exports and fan-out', () => {
       () => assert.fail('runConsumers resolved'),
       (e: unknown) => e,
     )
-    assert.ok(failure instanceof FanOutError)
+    assert.ok(failure instanceof FanOutError, 'failure instanceof FanOutError')
     assert.equal(failure.code, 'FAN_OUT_ALL_FAILED')
     assert.deepEqual(failure.errors, causes)
     // The close is asynchronous (the fan-out does not wait for it): close again to wait for it.

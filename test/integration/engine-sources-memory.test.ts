@@ -73,7 +73,7 @@ describe('engine sources: memory', () => {
         assert.equal(consumer.bytes, BLOCKS * 2 * MiB)
       }
       assert.equal(report.consumers[0]?.digest, report.consumers[1]?.digest)
-      assert.ok(report.bodyBytes > BLOCKS * 2 * MiB)
+      assert.ok(report.bodyBytes > BLOCKS * 2 * MiB, 'report.bodyBytes > BLOCKS * 2 * MiB')
       const rss = run.maxRssBytes ?? assert.fail('no RSS measured')
       assert.ok(rss < 256 * MiB, `peak RSS ${Math.round(rss / MiB)} MiB`)
       process.stdout.write(`# peak RSS of the exporting child: ${Math.round(rss / MiB)} MiB\n`)

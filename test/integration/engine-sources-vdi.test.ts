@@ -101,7 +101,7 @@ describe('engine sources: openVdiExport', () => {
     const source = await openVdiExport(client, { vdiRef: vdi, rateLimiter })
     await imageOf(source)
     await source.result()
-    assert.ok(source.bytesRead > 4 * MiB)
+    assert.ok(source.bytesRead > 4 * MiB, 'source.bytesRead > 4 * MiB')
     const expectedMs = ((source.bytesRead - 64 * 1024) / MiB) * 1000
     assert.ok(Math.abs(clock.sleptMs - expectedMs) < 1, `slept ${clock.sleptMs} ms, expected ${expectedMs}`)
   })

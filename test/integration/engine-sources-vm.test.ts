@@ -62,7 +62,7 @@ describe('engine sources: openVmExport', () => {
       const source = await openVmExport(client, { vmRef: snapshot, compression })
       await assertDisksMatch(source.stream, expected)
       await source.result()
-      assert.ok(source.bytesRead > 1024)
+      assert.ok(source.bytesRead > 1024, 'source.bytesRead > 1024')
       assert.equal(ends().get(source.taskRef), 'success')
     })
   }
@@ -90,7 +90,7 @@ describe('engine sources: openVmExport', () => {
     sim.faults.cutStream('/export', 3 * MiB)
     const source = await openVmExport(client, { vmRef: snapshot, compression: '', vmUuid: 'the-vm-uuid' })
     const bytes = await collectBytes(source.stream).catch(() => Buffer.alloc(0))
-    assert.ok(bytes.length <= 3 * MiB)
+    assert.ok(bytes.length <= 3 * MiB, 'bytes.length <= 3 * MiB')
     await assert.rejects(source.result(), {
       code: 'EXPORT_TASK_FAILED',
       message:
@@ -117,7 +117,7 @@ describe('engine sources: openVmExport', () => {
     await source.result()
     assert.deepEqual(drops, [0])
     const whole = outcomes[1]
-    assert.ok(whole?.ok === true)
+    assert.ok(whole?.ok === true, 'whole?.ok === true')
     assert.equal(Buffer.concat(whole.value).length, source.bytesRead)
     await assertDisksMatch(whole.value, 'zstd')
   })

@@ -129,7 +129,7 @@ describe('the rendered task tree of real runs (snapshot)', () => {
     const roots = sink.trees().roots
     assert.equal(roots.length, 1, 'one job tree')
     const root = roots[0]
-    assert.ok(root !== undefined)
+    assert.ok(root !== undefined, 'root !== undefined')
     return root
   }
 

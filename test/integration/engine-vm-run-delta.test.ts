@@ -45,7 +45,10 @@ describe('VM run, delta mode', () => {
     Object.fromEntries(Object.entries(otherConfig(cls, ref)).filter(([k]) => k.startsWith('xo:backup:')))
   const webDisks = () => {
     const [system, data, scratch] = f.disks('web')
-    assert.ok(system !== undefined && data !== undefined && scratch !== undefined)
+    assert.ok(
+      system !== undefined && data !== undefined && scratch !== undefined,
+      'system !== undefined && data !== undefined && scratch !== undefined',
+    )
     return { system, data, scratch }
   }
 
@@ -58,7 +61,7 @@ describe('VM run, delta mode', () => {
     const first = await f.run({ vm: 'web', targets: [target], sources })
     assert.equal(first.error, undefined)
     const [s1] = snapshotsOf(f, 'web')
-    assert.ok(s1 !== undefined)
+    assert.ok(s1 !== undefined, 's1 !== undefined')
     const s1Disks = snapshotDisks(s1)
     const s1Uuids = new Map([...s1Disks].map(([live, vdi]) => [live, uuidOf('VDI', vdi)]))
 
@@ -89,7 +92,7 @@ describe('VM run, delta mode', () => {
     )
     // Retention 0: only the new snapshot, the next base, is left; the chain rebuilds the disk.
     const [s2, ...rest] = snapshotsOf(f, 'web')
-    assert.ok(s2 !== undefined && s2 !== s1)
+    assert.ok(s2 !== undefined && s2 !== s1, 's2 !== undefined && s2 !== s1')
     assert.deepEqual(rest, [])
     assert.deepEqual(target.contentOf(system.uuid), f.sim.storage.readAll(system.ref))
     assert.deepEqual(target.contentOf(data.uuid), f.sim.storage.readAll(data.ref))
@@ -162,6 +165,7 @@ describe('VM run, delta mode', () => {
             outcome.tree.infos.some((i) =>
               i.message.includes('fullInterval 2 reached (1 deltas since its last full)'),
             ),
+            "outcome.tree.infos.some((i) => i.message.includes('fullInterval 2 reached (1 deltas since its las...",
           )
         f.advance(HOUR)
       }
@@ -213,7 +217,10 @@ describe('VM run, delta mode', () => {
       { vdi: data.uuid, reason: 'resized' },
       { vdi: addedUuid, reason: 'new-disk' },
     ])
-    assert.ok(second.tree.infos.some((i) => /resized from 4194304 to 8388608 bytes since/.test(i.message)))
+    assert.ok(
+      second.tree.infos.some((i) => /resized from 4194304 to 8388608 bytes since/.test(i.message)),
+      'second.tree.infos.some((i) => /resized from 4194304 to 8388608 bytes since/.test(i.message))',
+    )
     assert.deepEqual(target.contentOf(addedUuid), f.sim.storage.readAll(added))
   })
 
@@ -243,7 +250,7 @@ describe('VM run, delta mode', () => {
     const target = new FakeTarget({ id: 'A' })
     assert.equal((await f.run({ vm: 'web', targets: [target] })).error, undefined)
     const [snapshot] = snapshotsOf(f, 'web')
-    assert.ok(snapshot !== undefined)
+    assert.ok(snapshot !== undefined, 'snapshot !== undefined')
     const record = f.sim.db.get('VM', snapshot)
     const datetime = formatXapiDateTime(parseXapiDateTime(record.snapshot_time as string))
     const identity = {
@@ -279,7 +286,7 @@ describe('VM run, delta mode', () => {
     f.advance(3_600_000)
     const failing = new FakeTarget({ id: 'A', failAt: { transfer: new Error('down') } })
     const failed = await f.run({ vm: 'web', targets: [failing], settings: { snapshotRetention: 2 } })
-    assert.ok(failed.error instanceof Error)
+    assert.ok(failed.error instanceof Error, 'failed.error instanceof Error')
     const newest = snapshotsOf(f, 'web').at(-1) ?? ''
     assert.notEqual(newest, snapshot)
     assert.equal(backupKeys('VM', newest)['xo:backup:exported'], undefined)

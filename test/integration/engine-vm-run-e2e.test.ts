@@ -51,7 +51,7 @@ describe('VM run end to end: simulator, real sources, remote target', () => {
 
   it('chains three delta runs on the remote and keeps the last two', { timeout: 180_000 }, async () => {
     const [system, data] = f.disks('web')
-    assert.ok(system !== undefined && data !== undefined)
+    assert.ok(system !== undefined && data !== undefined, 'system !== undefined && data !== undefined')
     const expected = new Map<number, Map<string, Buffer>>()
     for (let run = 0; run < 3; run++) {
       f.write(system.ref, run * 2 * MiB + 512, 64 * 1024, run + 1)
@@ -59,7 +59,7 @@ describe('VM run end to end: simulator, real sources, remote target', () => {
       const outcome = await f.run({ vm: 'web', targets: [target(2)], sources })
       assert.equal(outcome.error, undefined, String(outcome.error))
       const exportTask = outcome.tree.tasks.find((t) => t.message === 'export')
-      assert.ok(exportTask !== undefined)
+      assert.ok(exportTask !== undefined, 'exportTask !== undefined')
       assert.equal(exportTask.data?.isFull, run === 0)
       // The target's own steps inside the export task the run gave it; the third run merges one away.
       const steps = exportTask.tasks.map((t) => [t.message, t.status])

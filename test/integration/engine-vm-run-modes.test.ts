@@ -51,7 +51,10 @@ describe('VM run, snapshot modes', () => {
       const outcome = await f.run({ vm: 'web', mode: 'full', targets: [a, b], sources })
       assert.equal(outcome.error, undefined)
       const [exported] = sources.openedVms
-      assert.ok(exported !== undefined && exported !== f.vmRef('web'))
+      assert.ok(
+        exported !== undefined && exported !== f.vmRef('web'),
+        "exported !== undefined && exported !== f.vmRef('web')",
+      )
       assert.equal(outcome.tree.tasks[0]?.message, 'snapshot')
       assert.equal(a.backups[0]?.xvaBytes, 10 * MiB, 'the 6 and 4 MiB disks, not the [NOBAK] one')
       assert.equal(b.backups[0]?.xvaBytes, 10 * MiB, 'both targets read the same stream')
@@ -68,7 +71,7 @@ describe('VM run, snapshot modes', () => {
       const vdisBefore = f.sim.db.select('VDI', () => true).length
       assert.equal((await f.run({ vm: 'web', targets: [target] })).error, undefined)
       const [checkpoint] = snapshotsOf(f, 'web')
-      assert.ok(checkpoint !== undefined)
+      assert.ok(checkpoint !== undefined, 'checkpoint !== undefined')
       assert.equal(vm(checkpoint).power_state, 'Suspended')
       const memory = vm(checkpoint).suspend_VDI as string
       const disks = target.backups[0]?.disks ?? []
@@ -117,19 +120,19 @@ describe('VM run, snapshot modes', () => {
 
   it('without targets it keeps snapshots only when snapshotRetention asks for them', TIMEOUT, async () => {
     const refused = await f.run({ vm: 'db', targets: [] })
-    assert.ok(refused.error instanceof VmRunError)
+    assert.ok(refused.error instanceof VmRunError, 'refused.error instanceof VmRunError')
     assert.equal(refused.error.code, 'VM_RUN_NOTHING_TO_DO')
     const kept = await f.run({ vm: 'db', targets: [], settings: { snapshotRetention: 1 } })
     assert.equal(kept.error, undefined)
     const [snapshot] = snapshotsOf(f, 'db')
-    assert.ok(snapshot !== undefined)
+    assert.ok(snapshot !== undefined, 'snapshot !== undefined')
     assert.equal((vm(snapshot).other_config as Record<string, string>)['xo:backup:exported'], undefined)
   })
 
   it('a delta backup of a VM without disks is skipped, cleanly', TIMEOUT, async () => {
     const target = new FakeTarget({ id: 'A' })
     const outcome = await f.run({ vm: 'diskless', targets: [target] })
-    assert.ok(outcome.error instanceof TaskSkipped)
+    assert.ok(outcome.error instanceof TaskSkipped, 'outcome.error instanceof TaskSkipped')
     assert.match(outcome.error.message, /no disks found/)
     assert.equal(outcome.tree.status, 'skipped')
     assert.deepEqual(target.calls, ['beforeBackup', 'afterBackup'])

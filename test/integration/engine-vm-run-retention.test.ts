@@ -80,12 +80,15 @@ describe('VM run, snapshot retention', () => {
       f.advance(HOUR)
       const failing = new FakeTarget({ id: 'A', failAt: { transfer: new Error('disk full') } })
       const failed = await f.run({ vm: 'db', targets: [failing] })
-      assert.ok(failed.error instanceof AllTargetsFailedError)
+      assert.ok(
+        failed.error instanceof AllTargetsFailedError,
+        'failed.error instanceof AllTargetsFailedError',
+      )
       assert.deepEqual(snapshotsOf(f, 'db'), [s1])
       f.advance(HOUR)
       assert.equal((await f.run({ vm: 'db', targets: [good] })).error, undefined)
       const [disk] = f.disks('db')
-      assert.ok(disk !== undefined)
+      assert.ok(disk !== undefined, 'disk !== undefined')
       assert.notEqual(
         good.backups[1]?.disks[0]?.baseSnapshotVdiUuid,
         undefined,
@@ -126,6 +129,9 @@ describe('VM run, snapshot retention', () => {
     assert.notEqual(f.sim.db.find('VDI', forgedVdi), undefined)
     const ignored = outcome.tree.infos.find((i) => i.message.startsWith('inconsistent snapshots'))
     assert.match(JSON.stringify(ignored?.data), /datetime or schedule differs/)
-    assert.ok(outcome.tree.infos.some((i) => i.message === 'old and leftover snapshots removed'))
+    assert.ok(
+      outcome.tree.infos.some((i) => i.message === 'old and leftover snapshots removed'),
+      "outcome.tree.infos.some((i) => i.message === 'old and leftover snapshots removed')",
+    )
   })
 })

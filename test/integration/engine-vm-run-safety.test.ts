@@ -89,8 +89,11 @@ describe('VM run, safety', () => {
       const a = new FakeTarget({ id: 'A', failAt: { beforeBackup: causeA } })
       const b = new FakeTarget({ id: 'B', failAt: { transfer: causeB } })
       const outcome = await f.run({ vm: 'web', targets: [a, b] })
-      assert.ok(outcome.error instanceof AllTargetsFailedError)
-      assert.ok(outcome.error instanceof AggregateError)
+      assert.ok(
+        outcome.error instanceof AllTargetsFailedError,
+        'outcome.error instanceof AllTargetsFailedError',
+      )
+      assert.ok(outcome.error instanceof AggregateError, 'outcome.error instanceof AggregateError')
       assert.deepEqual(outcome.error.errors, [causeA, causeB])
       assert.equal(outcome.error.code, 'VM_ALL_TARGETS_FAILED')
       assert.match(
@@ -110,7 +113,7 @@ describe('VM run, safety', () => {
     await f.xapi.call('VM.add_to_other_config', [f.vmRef('db'), 'xo:backup:job', JOB.id])
     await f.xapi.call('VM.add_to_blocked_operations', [f.vmRef('db'), 'start', 'replica'])
     const replica = await f.run({ vm: 'db', targets: [target] })
-    assert.ok(replica.error instanceof VmRunError)
+    assert.ok(replica.error instanceof VmRunError, 'replica.error instanceof VmRunError')
     assert.equal(replica.error.code, 'VM_CREATED_BY_JOB')
     assert.match(replica.error.message, /was created by this job/)
 
@@ -150,7 +153,10 @@ describe('VM run, safety', () => {
         },
       })
       const second = await f.run({ vm: 'web', targets: [failing], settings: { offlineBackup: true } })
-      assert.ok(second.error instanceof AllTargetsFailedError)
+      assert.ok(
+        second.error instanceof AllTargetsFailedError,
+        'second.error instanceof AllTargetsFailedError',
+      )
       assert.deepEqual(seen, ['Halted', 'Halted'])
       assert.equal(power('web'), 'Running')
     },
@@ -176,7 +182,7 @@ describe('VM run, safety', () => {
       assert.deepEqual(Object.keys(blocked('web')).sort(), ['migrate_send', 'pool_migrate'])
       clock.fire()
       const outcome = await running
-      assert.ok(outcome.error instanceof VmRunError)
+      assert.ok(outcome.error instanceof VmRunError, 'outcome.error instanceof VmRunError')
       assert.equal(outcome.error.code, 'VM_RUN_TIMEOUT')
       assert.match(outcome.error.message, /exceeded vmTimeout \(60000 ms\) during export/)
       assert.equal(power('web'), 'Running')

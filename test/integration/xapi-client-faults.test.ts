@@ -62,7 +62,7 @@ for (const transport of ['json-rpc', 'xml-rpc'] as const) {
       await once.connect()
       sim.faults.dropConnection('VM.get_record')
       await assert.rejects(once.getRecord('VM', vm('archive')), (error: unknown) => {
-        assert.ok(error instanceof XapiTransportError)
+        assert.ok(error instanceof XapiTransportError, 'error instanceof XapiTransportError')
         assert.equal(error.failure, 'connection-lost')
         assert.equal(error.method, 'VM.get_record')
         assert.equal(isRetryableXapiError(error), true)
@@ -77,7 +77,7 @@ for (const transport of ['json-rpc', 'xml-rpc'] as const) {
       const before = snapshotCount(sim)
       sim.faults.dropConnection('VM.snapshot')
       await assert.rejects(client.call('VM.snapshot', [vm('archive'), 'dropped']), (error: unknown) => {
-        assert.ok(error instanceof XapiTransportError)
+        assert.ok(error instanceof XapiTransportError, 'error instanceof XapiTransportError')
         assert.equal(error.requestMayHaveReachedServer, true)
         assert.equal(isRetryableXapiError(error), false)
         return true
@@ -95,7 +95,7 @@ for (const transport of ['json-rpc', 'xml-rpc'] as const) {
       await assert.rejects(
         connect().callAsync('VM.snapshot', [vm('web-01'), 'no-space']),
         (error: unknown) => {
-          assert.ok(error instanceof XapiError)
+          assert.ok(error instanceof XapiError, 'error instanceof XapiError')
           assert.equal(error.code, 'SR_BACKEND_FAILURE_44')
           assert.deepEqual(error.params, ['', 'There is insufficient space', ''])
           assert.equal(error.method, 'VM.snapshot')
@@ -141,7 +141,7 @@ for (const transport of ['json-rpc', 'xml-rpc'] as const) {
       // The server-side wait cannot be interrupted, so keep it short; it only has to outlast the timeout.
       sim.faults.addLatency('VM.get_all', 1000)
       await assert.rejects(client.call('VM.get_all', [], { timeoutMs: 20 }), (error: unknown) => {
-        assert.ok(error instanceof XapiTransportError)
+        assert.ok(error instanceof XapiTransportError, 'error instanceof XapiTransportError')
         assert.equal(error.failure, 'timeout')
         return true
       })
@@ -174,7 +174,7 @@ describe('XAPI client connections', () => {
   it('verifies TLS by default: the CA works, an unknown certificate fails, allowUnauthorized is an opt-in', async () => {
     const sim = await startSimulator({ tls: true })
     sims.push(sim)
-    assert.ok(sim.caCertPem !== undefined)
+    assert.ok(sim.caCertPem !== undefined, 'sim.caCertPem !== undefined')
     const base = { url: sim.url, user: sim.username, password: sim.password }
     const trusted = new HttpXapiClient({ ...base, ca: sim.caCertPem })
     const strict = new HttpXapiClient(base)
@@ -182,7 +182,7 @@ describe('XAPI client connections', () => {
     clients.push(trusted, strict, lax)
     assert.equal((await trusted.getAllRecords('pool')).size, 1)
     await assert.rejects(strict.connect(), (error: unknown) => {
-      assert.ok(error instanceof XapiTransportError)
+      assert.ok(error instanceof XapiTransportError, 'error instanceof XapiTransportError')
       assert.equal(error.failure, 'tls')
       assert.equal(error.retryable, false)
       return true

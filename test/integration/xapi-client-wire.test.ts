@@ -145,7 +145,10 @@ describe('XAPI client ↔ simulator on the wire', () => {
       sim.db.update('task', url.searchParams.get('task_id') ?? '', { status: 'success', progress: 1, result })
     }
     sim.registerHttpHandler('/test_download', (req, res, url) => {
-      assert.ok(sim.db.find('session', url.searchParams.get('session_id') ?? '') !== undefined)
+      assert.ok(
+        sim.db.find('session', url.searchParams.get('session_id') ?? '') !== undefined,
+        "sim.db.find('session', url.searchParams.get('session_id') ?? '') !== undefined",
+      )
       res.writeHead(200, { connection: 'close', 'content-type': 'application/octet-stream' })
       res.write('part one, ')
       finish(url, '')

@@ -40,7 +40,10 @@ for (const transport of ['json-rpc', 'xml-rpc'] as const satisfies readonly Xapi
       )
       await assert.rejects(client.call('VM.no_such_method', []), rejectsWith('MESSAGE_METHOD_UNKNOWN'))
       const methods = await client.call('system.listMethods')
-      assert.ok(Array.isArray(methods) && methods.includes('VM.get_all_records'))
+      assert.ok(
+        Array.isArray(methods) && methods.includes('VM.get_all_records'),
+        "Array.isArray(methods) && methods.includes('VM.get_all_records')",
+      )
       assert.equal(client.transportKind, transport)
     })
 
@@ -53,7 +56,10 @@ for (const transport of ['json-rpc', 'xml-rpc'] as const satisfies readonly Xapi
       const disks = vbds.filter((v) => v.type === 'Disk')
       const vdi = await client.getRecord('VDI', disks[0]?.VDI ?? '')
       assert.equal(typeof vdi.virtual_size, 'number')
-      assert.ok([10, 4].map((g) => g * 1024 ** 3).includes(vdi.virtual_size))
+      assert.ok(
+        [10, 4].map((g) => g * 1024 ** 3).includes(vdi.virtual_size),
+        '[10, 4].map((g) => g * 1024 ** 3).includes(vdi.virtual_size)',
+      )
       assert.equal(await client.getByUuid('VM', web.uuid), vm('web-01'))
       await assert.rejects(
         client.getByUuid('VM', '00000000-0000-4000-8000-000000000000'),
@@ -88,7 +94,10 @@ for (const transport of ['json-rpc', 'xml-rpc'] as const satisfies readonly Xapi
       assert.equal(snap.power_state, 'Halted')
       assert.deepEqual(snap.blocked_operations, {})
       assert.deepEqual([...snap.tags].sort(), [...source.tags].sort())
-      assert.ok((await client.getRecord('VM', vm('web-01'))).snapshots.includes(snapRef))
+      assert.ok(
+        (await client.getRecord('VM', vm('web-01'))).snapshots.includes(snapRef),
+        "(await client.getRecord('VM', vm('web-01'))).snapshots.includes(snapRef)",
+      )
       const snapVdis = await Promise.all(
         (await Promise.all(snap.VBDs.map((ref) => client.getRecord('VBD', ref))))
           .filter((v) => v.type === 'Disk')
@@ -161,9 +170,9 @@ for (const transport of ['json-rpc', 'xml-rpc'] as const satisfies readonly Xapi
         }
       })()
       const task = await client.call('Async.VM.snapshot', [vm('archive'), 'snap-2'])
-      assert.ok(typeof task === 'string')
+      assert.ok(typeof task === 'string', "typeof task === 'string'")
       const snap = await client.waitTask(task)
-      assert.ok(typeof snap === 'string')
+      assert.ok(typeof snap === 'string', "typeof snap === 'string'")
       assert.match(snap, /^OpaqueRef:/)
       // On the wire the result is XML-RPC text even over JSON-RPC (xapi.md §1.6); the client decoded it.
       assert.equal((await client.getRecord('task', task)).result, `<value>${snap}</value>`)
@@ -179,7 +188,7 @@ for (const transport of ['json-rpc', 'xml-rpc'] as const satisfies readonly Xapi
       const events = client.watchEvents(['VM'], { signal: controller.signal })[Symbol.asyncIterator]()
       const next = async (): Promise<XapiEvent> => {
         const result = await events.next()
-        assert.ok(result.done !== true)
+        assert.ok(result.done !== true, 'result.done !== true')
         return result.value
       }
       const initial = new Set<string>()

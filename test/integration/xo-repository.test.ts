@@ -66,13 +66,16 @@ describe("a repository written in Xen Orchestra's layout", () => {
   it("restores the qemu-made VHD and the tar-made XVA to the disk's bytes, and verifies XO's checksum", async () => {
     const { backups } = await listVmBackups(remote, VM)
     const [delta, full] = backups
-    assert.ok(delta && full)
+    assert.ok(delta && full, 'delta && full')
     const chain = await VhdChain.open(delta.files[0] ?? '', (path) => openRemoteFile(remote, path))
     const raw = await collect(chainToRaw(chain))
     await chain.close()
     // qemu rounds a VHD up to its CHS geometry: the disk's 2 MiB come first, then zeros.
     assertSameBytes(raw.subarray(0, 2 * 1024 * 1024), expectedDisk(2 * 1024 * 1024))
-    assert.ok(raw.subarray(2 * 1024 * 1024).every((b) => b === 0))
+    assert.ok(
+      raw.subarray(2 * 1024 * 1024).every((b) => b === 0),
+      'raw.subarray(2 * 1024 * 1024).every((b) => b === 0)',
+    )
 
     const xvaBytes = await readFile(join(dir, full.files[0] ?? ''))
     const { algorithm, hex } = parseChecksumText(

@@ -8,7 +8,10 @@ describe('runBounded', () => {
     const big = await runBounded('test/support/fixtures/allocate.ts', ['200'])
     assert.equal(small.status, 0)
     assert.match(small.stdout, /allocated 0 MiB/)
-    assert.ok(small.maxRssBytes !== undefined && big.maxRssBytes !== undefined)
+    assert.ok(
+      small.maxRssBytes !== undefined && big.maxRssBytes !== undefined,
+      'small.maxRssBytes !== undefined && big.maxRssBytes !== undefined',
+    )
     assert.ok(
       big.maxRssBytes - small.maxRssBytes > 150 * 1024 * 1024,
       `${small.maxRssBytes} ${big.maxRssBytes}`,

@@ -189,11 +189,11 @@ describe('live sink, TTY mode', () => {
     })
     sink.close()
     const draws = chunks.map(parseDraw)
-    assert.ok(draws.length > 150)
+    assert.ok(draws.length > 150, 'draws.length > 150')
     // Each draw moves up by the height of the previous frame: every frame had at most rows - 1 lines.
     for (const draw of draws) assert.ok(draw.up <= rows - 1, `frame of ${draw.up} lines`)
     const midRun = draws.find((d) => d.lines.some((line) => line.includes('] 50%')))
-    assert.ok(midRun !== undefined)
+    assert.ok(midRun !== undefined, 'midRun !== undefined')
     // The header, five whole VM subtrees of four lines, and what is not shown.
     assert.equal(midRun.lines.length, 22)
     assert.equal(midRun.lines[0], '▸ job full  6.0 s  VMs: 200 running')

@@ -57,7 +57,7 @@ describe('remote target: checkBaseVdis', () => {
   it('keeps a base whose backup is the newest of its disk, and each VHD carries its snapshot VDI uuid', async () => {
     const s = await setup(2)
     const [d0, d1] = s.last.disks
-    assert.ok(d0 !== undefined && d1 !== undefined)
+    assert.ok(d0 !== undefined && d1 !== undefined, 'd0 !== undefined && d1 !== undefined')
     for (const disk of [d0, d1]) {
       const path = vhdPath(s.vm.uuid, JOB_ID, disk.liveVdiUuid, t0 + DAY)
       const bytes = s.remote.files.get(path)?.data ?? Buffer.alloc(0)
@@ -76,7 +76,7 @@ describe('remote target: checkBaseVdis', () => {
   it('drops a base whose chain tip has another UUID, a disk without backups, and an older backup', async () => {
     const s = await setup(2)
     const [d0, d1] = s.last.disks
-    assert.ok(d0 !== undefined && d1 !== undefined)
+    assert.ok(d0 !== undefined && d1 !== undefined, 'd0 !== undefined && d1 !== undefined')
     const stranger = newUuid()
     const { left, infos } = await check(
       s,
@@ -100,7 +100,7 @@ describe('remote target: checkBaseVdis', () => {
   it('drops a base whose chain is unreadable (its key damaged)', async () => {
     const s = await setup(2)
     const [d0, d1] = s.last.disks
-    assert.ok(d0 !== undefined && d1 !== undefined)
+    assert.ok(d0 !== undefined && d1 !== undefined, 'd0 !== undefined && d1 !== undefined')
     const key = vhdPath(s.vm.uuid, JOB_ID, d0.liveVdiUuid, t0)
     const bytes = Buffer.from(s.remote.files.get(key)?.data ?? Buffer.alloc(0))
     bytes.fill(0, bytes.length - FOOTER_SIZE)
@@ -119,7 +119,7 @@ describe('remote target: checkBaseVdis', () => {
       infos.join('\n'),
     )
     // The damage is reported, and nothing was deleted by the run's own repair.
-    assert.ok(s.remote.files.has(key))
+    assert.ok(s.remote.files.has(key), 's.remote.files.has(key)')
     const warnings = s.sink.events.flatMap((e) => (e.event === 'task.warning' ? [e.message] : []))
     assert.ok(
       warnings.some((w) => /left for `backups check --repair`/.test(w)),
@@ -130,7 +130,7 @@ describe('remote target: checkBaseVdis', () => {
   it('a transfer of a delta over a base it did not accept fails with BASE_UNKNOWN, releases the lock and lists nothing new', async () => {
     const s = await setup(1)
     const [d0, d1] = s.last.disks
-    assert.ok(d0 !== undefined && d1 !== undefined)
+    assert.ok(d0 !== undefined && d1 !== undefined, 'd0 !== undefined && d1 !== undefined')
     const context = runContext(s.vm, t0 + DAY)
     const snapshot = s.vm.snapshot()
     await assert.rejects(

@@ -51,7 +51,7 @@ describe('remote target: full backups', () => {
     const xva = xvaStream(9)
     await s.inTask((task) => runFullBackup(s.target, s.vm, t0, xva.stream, task))
     const [backup] = (await listVmBackups(s.memory, s.vm.uuid)).backups
-    assert.ok(backup)
+    assert.ok(backup, 'backup')
     assertSameBytes(await collect(await readFullBackupXva(s.memory, backup)), xva.bytes)
     const steps = exportSteps(s.sink)
     assert.deepEqual(
@@ -129,7 +129,7 @@ describe('remote target: full backups', () => {
     assert.equal(again.read(), false)
     assert.deepEqual(new Map([...s.memory.files].map(([p, f]) => [p, f.data])), before)
     const transfer = exportSteps(s.sink).find((t) => t.message === 'transfer')
-    assert.ok(transfer !== undefined)
+    assert.ok(transfer !== undefined, 'transfer !== undefined')
     assert.deepEqual(transfer.result, { size: 0 })
     assert.match(transfer.infos[0]?.message ?? '', /on the remote already/)
   })

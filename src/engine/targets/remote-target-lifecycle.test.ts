@@ -285,7 +285,7 @@ describe('remote target: delta specifics', () => {
     const context = runContext(s.vm, t0)
     const exported = deltaExportOf(s.vm, s.vm.snapshot(), new Map())
     const [d0, d1] = exported.disks
-    assert.ok(d0 !== undefined && d1 !== undefined)
+    assert.ok(d0 !== undefined && d1 !== undefined, 'd0 !== undefined && d1 !== undefined')
     const cases: DeltaExport[] = [
       { ...exported, vdis: {} },
       { ...exported, disks: [d0, { ...d1, liveVdiUuid: d0.liveVdiUuid }] },

@@ -94,7 +94,7 @@ describe('remote target: ten delta runs with exportRetention 3', () => {
           .trees({ final: true })
           .roots.flatMap(allTasks)
           .find((t) => t.message === 'merge')
-        assert.ok(merge !== undefined)
+        assert.ok(merge !== undefined, 'merge !== undefined')
         assert.equal(merge.status, 'success')
         const size = (merge.result as { size?: number } | undefined)?.size ?? -1
         assert.ok(i < 3 ? size === 0 : size > 0, `run ${i}: merge size ${size}`)
@@ -116,7 +116,7 @@ describe('remote target: ten delta runs with exportRetention 3', () => {
         .trees({ final: true })
         .roots.flatMap(allTasks)
         .find((t) => t.message === 'merge')
-      assert.ok(merge !== undefined)
+      assert.ok(merge !== undefined, 'merge !== undefined')
       assert.deepEqual(merge.result, { size: 0 })
       const waiting = merge.warnings.find((w) => /wait for a merge/.test(w.message))
       if (i < 3) {
@@ -124,7 +124,7 @@ describe('remote target: ten delta runs with exportRetention 3', () => {
         continue
       }
       // Run i expired the backups 0..i-3: their disks (two per backup) are named, with the reason.
-      assert.ok(waiting !== undefined)
+      assert.ok(waiting !== undefined, 'waiting !== undefined')
       assert.match(waiting.message, /cannot change files in place \(ADR 0005\)/)
       assert.equal(waiting.data?.reason, 'no-in-place-merge')
       const disks = waiting.data.disks as string[]

@@ -96,7 +96,7 @@ describe('TargetSet', () => {
       const failure = await set
         .sequential('checkBaseVdis', () => Promise.reject(new Error('gone')))
         .catch((e: unknown) => e)
-      assert.ok(failure instanceof AllTargetsFailedError)
+      assert.ok(failure instanceof AllTargetsFailedError, 'failure instanceof AllTargetsFailedError')
       assert.deepEqual(
         failure.failures.map((x) => [x.kind, x.id, x.step]),
         [

@@ -72,7 +72,7 @@ describe('VHD conversions', () => {
     const { files, contents } = await memoryChain()
     const chain = await VhdChain.open('dir/d2.vhd', openerOf(files))
     const base = chain.disks[2]
-    assert.ok(base !== undefined)
+    assert.ok(base !== undefined, 'base !== undefined')
     const delta = new BufferFile(new Uint8Array(0), 'dir/rechained.vhd')
     const source = chain.toBlockSource(2)
     const stored = new Set(chain.disks.slice(0, 2).flatMap((disk) => disk.blockIndexes()))

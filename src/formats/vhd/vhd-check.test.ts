@@ -237,7 +237,7 @@ describe('VHD check on a damaged corpus', { timeout: 60_000 }, () => {
     loop.set(loop.subarray(0, 512), loop.length - 512)
     files.set('dir/loop.vhd', loop)
     const error = await VhdChain.open('dir/loop.vhd', opener).catch((e: unknown) => e)
-    assert.ok(error instanceof VhdError)
+    assert.ok(error instanceof VhdError, 'error instanceof VhdError')
     assert.equal(error.issue.field, 'parent chain')
   })
 })

@@ -73,6 +73,9 @@ describe('VhdFile', () => {
       blocks.map((b) => b.index),
       [1],
     )
-    assert.ok(Buffer.from(blocks[0]?.data ?? []).equals(block))
+    assert.ok(
+      Buffer.from(blocks[0]?.data ?? []).equals(block),
+      'Buffer.from(blocks[0]?.data ?? []).equals(block)',
+    )
   })
 })

@@ -34,7 +34,7 @@ describe('VhdInPlaceWriter', () => {
     const reopened = await VhdFile.open(file, { ignoreFooterCopy: true })
     assert.equal(reopened.bat.length, 300)
     assert.notEqual(reopened.blockOffset(0), before, 'block 0 moved out of the BAT area')
-    assert.ok((reopened.blockOffset(0) ?? 0) >= 1536 + 1200)
+    assert.ok((reopened.blockOffset(0) ?? 0) >= 1536 + 1200, '(reopened.blockOffset(0) ?? 0) >= 1536 + 1200')
     assert.deepEqual(await reopened.read(0, blockSize), new Uint8Array(blockSize).fill(1))
     assert.deepEqual(await reopened.read(2 * blockSize, blockSize), new Uint8Array(blockSize).fill(3))
     assert.deepEqual(await reopened.read(299 * blockSize, 4), new Uint8Array(4).fill(9))

@@ -132,7 +132,7 @@ describe('VHD merge', () => {
       },
     }
     await mergeVhdChain(store, chain.paths)
-    assert.ok(childBlocks > 0 && counted.written > 0)
+    assert.ok(childBlocks > 0 && counted.written > 0, 'childBlocks > 0 && counted.written > 0')
     const perBlock = 512 + blockSize
     // Metadata: footers, header, BAT (<= 4 KiB each way); each child block costs at most one read and one write.
     assert.ok(

@@ -96,10 +96,13 @@ describe('VHD oracles', () => {
       const chain = await VhdChain.open(vhdPath, open)
       try {
         // qemu rounds the size up to a CHS geometry; the extra bytes read as zeros.
-        assert.ok(chain.virtualSize >= size)
+        assert.ok(chain.virtualSize >= size, 'chain.virtualSize >= size')
         const back = await collect(chainToRaw(chain))
         assert.deepEqual(back.subarray(0, size), raw, subformat)
-        assert.ok(back.subarray(size).every((b) => b === 0))
+        assert.ok(
+          back.subarray(size).every((b) => b === 0),
+          'back.subarray(size).every((b) => b === 0)',
+        )
       } finally {
         await chain.close()
       }

@@ -160,7 +160,10 @@ describe('XVA layout (what XAPI writes and needs)', () => {
     assert.equal(listing.stderr, '')
     const lines = listing.stdout.trim().split('\n')
     assert.match(lines[0] ?? '', /^-r-------- 0\/0 +\d+ 2027-01-15 \d\d:\d\d ova\.xml$/)
-    assert.ok(lines.every((l) => l.startsWith('-r-------- 0/0')))
+    assert.ok(
+      lines.every((l) => l.startsWith('-r-------- 0/0')),
+      "lines.every((l) => l.startsWith('-r-------- 0/0'))",
+    )
 
     const hasher = await xxhashWasm()
     for (const [file, suffix] of [

@@ -86,6 +86,7 @@ describe('LocalRemote', () => {
         (info.totalBytes ?? 0) > 0 &&
           (info.freeBytes ?? -1) >= 0 &&
           (info.freeBytes ?? 0) <= (info.totalBytes ?? 0),
+        '(info.totalBytes ?? 0) > 0 && (info.freeBytes ?? -1) >= 0 && (info.freeBytes ?? 0) <= (info.total...',
       )
     } finally {
       await rm(root, { recursive: true, force: true })

@@ -47,7 +47,10 @@ describe('mount commands', () => {
       '/mnt/s',
     ])
     assert.deepEqual(command.env, { USER: 'Administrator', PASSWD: 'pas:sw@ord' })
-    assert.ok(!command.args.join(' ').includes('pas:sw@ord'))
+    assert.ok(
+      !command.args.join(' ').includes('pas:sw@ord'),
+      "!command.args.join(' ').includes('pas:sw@ord')",
+    )
   })
 
   it('mounts, opens the mount point as a local remote, and unmounts on close', async () => {
@@ -66,7 +69,10 @@ describe('mount commands', () => {
         ['mount', 'umount'],
       )
       assert.equal(ran[0]?.args.at(-1), ran[1]?.args[0])
-      assert.ok(opened.remote.description.startsWith(`file://${dir}`))
+      assert.ok(
+        opened.remote.description.startsWith(`file://${dir}`),
+        'opened.remote.description.startsWith(`file://${dir}`)',
+      )
       await rejectsWith(
         openMountedRemote(mountable('smb://u:hunter2@d\\\\h\\s\0'), {
           mountsDir: dir,

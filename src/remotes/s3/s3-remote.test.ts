@@ -51,7 +51,10 @@ describe('S3Remote on s3rver', () => {
     const remote = s3rverRemote()
     const data = patternBytes(3 * (256 << 10) + 1000, 9)
     await remote.write('multi.bin', data, { sizeBytes: data.byteLength })
-    assert.ok((await readAll(remote, 'multi.bin')).equals(data))
+    assert.ok(
+      (await readAll(remote, 'multi.bin')).equals(data),
+      "(await readAll(remote, 'multi.bin')).equals(data)",
+    )
     const before = warnings.length
     async function* failing() {
       yield await Promise.resolve(data.subarray(0, 600 << 10))

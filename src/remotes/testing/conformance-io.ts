@@ -40,9 +40,15 @@ export function conformanceWriteTests(factory: RemoteFactory, largeBytes: number
     withRemote(factory, async (remote) => {
       const data = patternBytes(largeBytes + 12_345, 7)
       await remote.write('big/data.bin', chunked(data, 100_000))
-      assert.ok((await readAll(remote, 'big/data.bin')).equals(data))
+      assert.ok(
+        (await readAll(remote, 'big/data.bin')).equals(data),
+        "(await readAll(remote, 'big/data.bin')).equals(data)",
+      )
       await remote.write('big/sized.bin', chunked(data, 100_000), { sizeBytes: data.byteLength })
-      assert.ok((await readAll(remote, 'big/sized.bin')).equals(data))
+      assert.ok(
+        (await readAll(remote, 'big/sized.bin')).equals(data),
+        "(await readAll(remote, 'big/sized.bin')).equals(data)",
+      )
     }))
 
   it('replaces on write, and publishes nothing from a failing, short or aborted source', () =>
@@ -59,7 +65,7 @@ export function conformanceWriteTests(factory: RemoteFactory, largeBytes: number
         name: 'AbortError',
       })
       await rejectsWith(remote.stat('new.bin'), 'NOT_FOUND')
-      assert.ok((await readAll(remote, 'f.bin')).equals(old))
+      assert.ok((await readAll(remote, 'f.bin')).equals(old), "(await readAll(remote, 'f.bin')).equals(old)")
       await remote.write('f.bin', chunked(fresh, 50_000))
       assert.ok((await readAll(remote, 'f.bin')).equals(fresh), 'replaced')
     }))
@@ -78,7 +84,8 @@ export function conformanceWriteTests(factory: RemoteFactory, largeBytes: number
       )
       assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1)
       for (const r of results)
-        if (r.status === 'rejected') assert.ok(isRemoteError(r.reason, 'ALREADY_EXISTS'))
+        if (r.status === 'rejected')
+          assert.ok(isRemoteError(r.reason, 'ALREADY_EXISTS'), "isRemoteError(r.reason, 'ALREADY_EXISTS')")
     }))
 }
 
@@ -188,7 +195,8 @@ export function conformancePathTests(factory: RemoteFactory): void {
     withRemote(factory, async (remote) => {
       const info = await remote.info()
       for (const value of [info.totalBytes, info.freeBytes, info.usedBytes]) {
-        if (value !== undefined) assert.ok(Number.isFinite(value) && value >= 0)
+        if (value !== undefined)
+          assert.ok(Number.isFinite(value) && value >= 0, 'Number.isFinite(value) && value >= 0')
       }
     }))
 }

@@ -34,7 +34,10 @@ describe('FaultRemote', () => {
     assert.equal(inner.files.has('w'), false)
     remote.setPlan({ cutWriteAfterBytes: 1000, publishPartial: true })
     await rejectsWith(remote.write('w', data), 'UNAVAILABLE')
-    assert.ok(inner.files.get('w')?.data.equals(data.subarray(0, 1000)))
+    assert.ok(
+      inner.files.get('w')?.data.equals(data.subarray(0, 1000)),
+      "inner.files.get('w')?.data.equals(data.subarray(0, 1000))",
+    )
   })
 
   it('makes rename a non-atomic copy + delete that can crash in between', async () => {

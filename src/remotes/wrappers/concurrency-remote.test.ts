@@ -21,7 +21,7 @@ describe('withConcurrencyLimit', () => {
     const writes = Array.from({ length: 5 }, (_, i) => remote.write(`f${i}`, gated()))
     for (let released = 0; released < 5; released++) {
       while (gates.length === 0) await new Promise((r) => setImmediate(r))
-      assert.ok(remote.active() <= 2)
+      assert.ok(remote.active() <= 2, 'remote.active() <= 2')
       gates.shift()?.()
     }
     await Promise.all(writes)

@@ -29,7 +29,7 @@ describe('withRetry', () => {
     faulty.setPlan({ failOperation: { operation: 'stat', nth: 1, times: 3 } })
     assert.equal((await remote.stat('f')).sizeBytes, 1)
     assert.deepEqual(retries, [1, 2, 3])
-    assert.ok(clock.sleptMs > 0)
+    assert.ok(clock.sleptMs > 0, 'clock.sleptMs > 0')
     faulty.setPlan({ failOperation: { operation: 'stat', nth: 1, times: 4 } })
     await rejectsWith(remote.stat('f'), 'UNAVAILABLE')
     assert.equal(faulty.counts.get('stat'), 4)
@@ -49,10 +49,13 @@ describe('withRetry', () => {
     const data = patternBytes(100)
     await remote.write('r', data)
     faulty.setPlan({ cutReadAfterBytes: 30 })
-    assert.ok((await readAll(remote, 'r')).equals(data))
+    assert.ok((await readAll(remote, 'r')).equals(data), "(await readAll(remote, 'r')).equals(data)")
     assert.equal(faulty.counts.get('read'), 4)
     faulty.setPlan({ cutReadAfterBytes: 30 })
-    assert.ok((await readAll(remote, 'r', { start: 10, end: 90 })).equals(data.subarray(10, 90)))
+    assert.ok(
+      (await readAll(remote, 'r', { start: 10, end: 90 })).equals(data.subarray(10, 90)),
+      "(await readAll(remote, 'r', { start: 10, end: 90 })).equals(data.subarray(10, 90))",
+    )
     faulty.setPlan({ cutReadAfterBytes: 10 })
     await assert.rejects(
       readAll(remote, 'r'),

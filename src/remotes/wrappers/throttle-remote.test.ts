@@ -25,9 +25,9 @@ describe('withThrottle', () => {
     await remote.write('f', data)
     // 1 MiB at 256 KiB/s with a one-second burst: 3 s of waiting.
     assert.ok(Math.abs(clock.sleptMs - 3000) < 1, `slept ${clock.sleptMs} ms`)
-    assert.ok(inner.files.get('f')?.data.equals(data))
+    assert.ok(inner.files.get('f')?.data.equals(data), "inner.files.get('f')?.data.equals(data)")
     const before = clock.sleptMs
-    assert.ok((await readAll(remote, 'f')).equals(data))
+    assert.ok((await readAll(remote, 'f')).equals(data), "(await readAll(remote, 'f')).equals(data)")
     assert.ok(Math.abs(clock.sleptMs - before - 1000) < 1, `slept ${clock.sleptMs - before} ms`)
   })
 

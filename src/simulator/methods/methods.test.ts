@@ -32,7 +32,10 @@ describe('simulator methods (xapi.md §2.3–2.6)', () => {
       read_only: false,
       other_config: { a: 'b' },
     })) as string
-    assert.ok(((await x.call('SR.get_VDIs', sr)) as string[]).includes(vdi))
+    assert.ok(
+      ((await x.call('SR.get_VDIs', sr)) as string[]).includes(vdi),
+      "((await x.call('SR.get_VDIs', sr)) as string[]).includes(vdi)",
+    )
     await x.call('VDI.resize', vdi, 4096)
     assert.equal(await x.call('VDI.get_virtual_size', vdi), 4096)
     const clone = await rec('VDI', (await x.call('VDI.clone', vdi, {})) as string)
@@ -94,7 +97,10 @@ describe('simulator methods (xapi.md §2.3–2.6)', () => {
       MTU: 1500,
     })) as string
     assert.match((await x.call('VIF.get_MAC', vif)) as string, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/)
-    assert.ok(((await x.call('network.get_VIFs', net)) as string[]).includes(vif))
+    assert.ok(
+      ((await x.call('network.get_VIFs', net)) as string[]).includes(vif),
+      "((await x.call('network.get_VIFs', net)) as string[]).includes(vif)",
+    )
     assert.deepEqual(await x.fail('VIF.plug', vif), [
       'VM_BAD_POWER_STATE',
       sim.pool.vms.get('archive'),
@@ -102,7 +108,10 @@ describe('simulator methods (xapi.md §2.3–2.6)', () => {
       'halted',
     ])
     await x.call('VIF.destroy', vif)
-    assert.ok(!((await x.call('network.get_VIFs', net)) as string[]).includes(vif))
+    assert.ok(
+      !((await x.call('network.get_VIFs', net)) as string[]).includes(vif),
+      "!((await x.call('network.get_VIFs', net)) as string[]).includes(vif)",
+    )
   })
 
   it('VM.copy, VM.checkpoint and VM.clone follow XAPI field rules', async () => {

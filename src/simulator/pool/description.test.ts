@@ -29,12 +29,19 @@ describe('pool descriptions', () => {
       (db.get('host', built.hosts.get('lab-2') ?? '').resident_VMs as string[]).includes(
         built.vms.get('app') ?? '',
       ),
+      "(db.get('host', built.hosts.get('lab-2') ?? '').resident_VMs as string[]).includes( built.vms.get...",
     )
     assert.equal((app.VBDs as string[]).length, 2)
     for (const vbd of app.VBDs as string[]) {
       const vdi = db.get('VBD', vbd).VDI as string
-      assert.ok((db.get('VDI', vdi).VBDs as string[]).includes(vbd))
-      assert.ok((db.get('SR', db.get('VDI', vdi).SR as string).VDIs as string[]).includes(vdi))
+      assert.ok(
+        (db.get('VDI', vdi).VBDs as string[]).includes(vbd),
+        "(db.get('VDI', vdi).VBDs as string[]).includes(vbd)",
+      )
+      assert.ok(
+        (db.get('SR', db.get('VDI', vdi).SR as string).VDIs as string[]).includes(vdi),
+        "(db.get('SR', db.get('VDI', vdi).SR as string).VDIs as string[]).includes(vdi)",
+      )
       assert.equal(db.get('VBD', vbd).currently_attached, true)
     }
     assert.deepEqual(db.get('network', built.networks.get('lab-nbd') ?? '').purpose, ['nbd'])
@@ -73,7 +80,10 @@ describe('pool descriptions', () => {
     for (const [ref, vdi] of disks) {
       const fraction = filled.get(ref) ?? 0
       assert.ok(fraction >= 0.1 && fraction <= 0.5, `${vdi.name_label as string} at ${fraction}`)
-      assert.ok((vdi.virtual_size as number) <= 4 * 1024 ** 3)
+      assert.ok(
+        (vdi.virtual_size as number) <= 4 * 1024 ** 3,
+        '(vdi.virtual_size as number) <= 4 * 1024 ** 3',
+      )
     }
     assert.equal(disks.filter(([, vdi]) => (vdi.name_label as string).includes('[NOBAK]')).length, 1)
     assert.doesNotThrow(() => validatePoolDescription(DEMO_POOL))

@@ -27,13 +27,17 @@ describe('seeded block content', () => {
       assert.equal(chosen.length, count)
       assert.ok(
         chosen.every((index, i) => index >= 0 && index < total && (i === 0 || index > (chosen[i - 1] ?? -1))),
+        'chosen.every((index, i) => index >= 0 && index < total && (i === 0 || index > (chosen[i - 1] ?? -...',
       )
       assert.deepEqual(selectBlocks(total, count, 42), chosen)
     }
     assert.notDeepEqual(selectBlocks(2048, 100, 1), selectBlocks(2048, 100, 2))
     // Spread over the disk, not bunched at its start.
     const half = selectBlocks(2048, 1024, 9)
-    assert.ok(half.filter((i) => i < 1024).length > 400 && half.filter((i) => i >= 1024).length > 400)
+    assert.ok(
+      half.filter((i) => i < 1024).length > 400 && half.filter((i) => i >= 1024).length > 400,
+      'half.filter((i) => i < 1024).length > 400 && half.filter((i) => i >= 1024).length > 400',
+    )
     assert.throws(() => selectBlocks(3, 4, 1), RangeError)
     assert.throws(() => selectBlocks(3, -1, 1), RangeError)
   })
@@ -58,9 +62,15 @@ describe('seeded block content', () => {
 
   it('random blocks do not compress; text blocks are printable and compress', () => {
     const random = whole({ index: 1 })
-    assert.ok(gzipSync(random).length > random.length * 0.99)
+    assert.ok(
+      gzipSync(random).length > random.length * 0.99,
+      'gzipSync(random).length > random.length * 0.99',
+    )
     const text = whole({ index: 1, pattern: 'text' })
-    assert.ok(text.every((byte) => byte === 0x0a || (byte >= 0x20 && byte < 0x7f)))
+    assert.ok(
+      text.every((byte) => byte === 0x0a || (byte >= 0x20 && byte < 0x7f)),
+      'text.every((byte) => byte === 0x0a || (byte >= 0x20 && byte < 0x7f))',
+    )
     const ratio = text.length / gzipSync(text).length
     assert.ok(ratio > 2 && ratio < 6, `gzip ratio ${ratio}`)
   })
@@ -70,7 +80,10 @@ describe('seeded block content', () => {
       const full = whole({ pattern })
       const short = whole({ pattern, validBytes: 1001 })
       assert.deepEqual(short.subarray(0, 1001), full.subarray(0, 1001))
-      assert.ok(short.subarray(1001).every((byte) => byte === 0))
+      assert.ok(
+        short.subarray(1001).every((byte) => byte === 0),
+        'short.subarray(1001).every((byte) => byte === 0)',
+      )
       const backing = Buffer.alloc(VDI_BLOCK_BYTES + 3, 0xff)
       const unaligned = backing.subarray(3)
       fillBlock({ key: 7, index: 0, pattern, validBytes: 1001 }, unaligned)

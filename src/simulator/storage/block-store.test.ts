@@ -17,7 +17,10 @@ describe('BlockStore', () => {
     assert.deepEqual(store.read(a), full)
     const shortBlock = store.read(b)
     assert.equal(shortBlock.subarray(0, 5).toString(), 'short')
-    assert.ok(shortBlock.subarray(5).every((byte) => byte === 0))
+    assert.ok(
+      shortBlock.subarray(5).every((byte) => byte === 0),
+      'shortBlock.subarray(5).every((byte) => byte === 0)',
+    )
     assert.deepEqual(await store.readAsync(b), shortBlock)
     store.retain(a)
     store.release(a)
@@ -40,9 +43,9 @@ describe('BlockStore', () => {
     const store = new BlockStore()
     assert.throws(() => store.allocate(Buffer.alloc(VDI_BLOCK_BYTES + 1)), RangeError)
     const dir = (store as unknown as { ownedDir: string }).ownedDir
-    assert.ok(existsSync(dir))
+    assert.ok(existsSync(dir), 'existsSync(dir)')
     store.close()
-    assert.ok(!existsSync(dir))
+    assert.ok(!existsSync(dir), '!existsSync(dir)')
   })
 
   it('writes a generated slot to its place in the file on its first read, or all of them on materialize', async () => {

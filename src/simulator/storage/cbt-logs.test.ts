@@ -43,7 +43,7 @@ describe('CbtLogs', () => {
       assert.throws(
         () => cbt.listChanged(from ?? '', to ?? '', SIZE),
         (error: unknown) => {
-          assert.ok(error instanceof XapiFault)
+          assert.ok(error instanceof XapiFault, 'error instanceof XapiFault')
           assert.equal(error.code, 'SR_BACKEND_FAILURE_460')
           return true
         },

@@ -88,7 +88,10 @@ describe('seeded disk content in pool descriptions', () => {
     const seen = new Set<string>()
     for await (const block of a.storage.source(a1).blocks()) {
       if (seen.size === 64) break
-      assert.ok(block.data.some((byte) => byte !== 0))
+      assert.ok(
+        block.data.some((byte) => byte !== 0),
+        'block.data.some((byte) => byte !== 0)',
+      )
       seen.add(createHash('sha256').update(block.data).digest('hex'))
     }
     assert.equal(seen.size, 64)
@@ -128,7 +131,7 @@ describe('seeded disk content in pool descriptions', () => {
           'p.yaml',
         )
       } catch (error) {
-        assert.ok(error instanceof PoolDescriptionError)
+        assert.ok(error instanceof PoolDescriptionError, 'error instanceof PoolDescriptionError')
         return error.message
       }
       throw new Error('accepted')

@@ -80,7 +80,10 @@ describe('VdiContents', () => {
     contents.bind('a')
     contents.write('a', VDI_BLOCK_BYTES - 1, Buffer.from([1, 2]))
     assert.equal(contents.allocatedBytes('a'), 2 * VDI_BLOCK_BYTES)
-    assert.ok(contents.isAllocated('a', 1) && !contents.isAllocated('a', 2))
+    assert.ok(
+      contents.isAllocated('a', 1) && !contents.isAllocated('a', 2),
+      "contents.isAllocated('a', 1) && !contents.isAllocated('a', 2)",
+    )
     assert.throws(() => contents.blockIndexes('nope'), /no VDI contents for handle nope/)
     store.close()
   })
