@@ -26,13 +26,20 @@ let peak = process.memoryUsage().rss
 const sampler = setInterval(() => {
   peak = Math.max(peak, process.memoryUsage().rss)
 }, 10)
+// Closing removes the simulator's block file (64 MiB with data): a parent that kills the child
+// (SIGTERM), even while it is closing after 'report', must not leave it behind in the temp dir.
+let closing: Promise<void> | undefined
+const closeAndExit = (): void => {
+  clearInterval(sampler)
+  closing ??= sim.close().finally(() => process.exit(0))
+}
+process.on('SIGTERM', closeAndExit)
 process.on('message', (message) => {
   if (message !== 'report' && message !== 'peak') return
   peak = Math.max(peak, process.memoryUsage().rss)
   process.send?.({ peakRssBytes: peak })
   if (message === 'peak') return
-  clearInterval(sampler)
-  void sim.close().then(() => process.exit(0))
+  closeAndExit()
 })
 const ready: RssChildReady = { url: sim.url, username: sim.username, password: sim.password, vm, vdi }
 process.send?.(ready)
