@@ -212,6 +212,7 @@ describe('backup job faults (delta, simulator over HTTP, local remote)', () => {
         const minDelayMs = point.minDelayMs ?? 0
         const delayMs = minDelayMs + Math.floor(random() * (point.maxDelayMs - minDelayMs))
         let triggered = false
+        const pendingBefore = f.pendingTaskRefs()
         const child = startRunChild({
           description: job.description,
           log: join(dir, `killed-${i + 1}.jsonl`),
@@ -226,6 +227,11 @@ describe('backup job faults (delta, simulator over HTTP, local remote)', () => {
         })
         const out = await child.done
         f.sim.faults.reset()
+        // A kill between `task.create` and its request leaves that task pending for good (until the
+        // dead session would expire); any other task must have been ended by the simulator.
+        const dropped = out.signal === 'SIGKILL' ? f.dropTasksOfKilledRun(pendingBefore) : []
+        if (dropped.length > 0)
+          t.diagnostic(`${when}: tasks of the killed run dropped: ${dropped.join(', ')}`)
         assert.equal(triggered, true, `${when}: the trigger event was logged: ${out.stderr}`)
         if (out.signal !== 'SIGKILL') {
           // The run ended between the trigger and the kill (a late point on a loaded machine): it

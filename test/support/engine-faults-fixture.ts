@@ -284,6 +284,32 @@ export class FaultsFixture {
   }
 
   /** XAPI tasks still pending in the pool (an export the client left open keeps its task pending). */
+  /**
+   * Destroys the tasks still pending that are not in `before` (refs): those of a process killed
+   * between its `task.create` and the request that would have ended the task. XAPI destroys a
+   * session's tasks when the session goes; a killed process's session only expires, which this
+   * models. Returns what it destroyed.
+   */
+  dropTasksOfKilledRun(before: ReadonlySet<string>): string[] {
+    const dropped: string[] = []
+    for (const [ref, record] of this.sim.db.all('task')) {
+      if (record.status !== 'pending' || before.has(ref)) continue
+      this.sim.db.destroy('task', ref)
+      dropped.push(`${JSON.stringify(record.name_label)} (${ref})`)
+    }
+    return dropped
+  }
+
+  /** The refs of the tasks pending now. */
+  pendingTaskRefs(): Set<string> {
+    return new Set(
+      this.sim.db
+        .all('task')
+        .filter(([, record]) => record.status === 'pending')
+        .map(([ref]) => ref),
+    )
+  }
+
   pendingTasks(): string[] {
     return this.sim.db
       .all('task')
