@@ -1,9 +1,9 @@
 import type { MergeStore } from '../../formats/vhd/merge-store.ts'
 import type { LockHandle, Remote } from '../../remotes/remote.ts'
-import { checkVmBackups } from '../../repository/check.ts'
+import { checkVmBackups, doubtfulFindings } from '../../repository/check.ts'
 import { mergeVmBackups } from '../../repository/merge.ts'
 import type { Task } from '../../tasks/task.ts'
-import { doubtfulFindings, quoteFindings, repairUnattended } from './remote-repair.ts'
+import { quoteFindings, repairUnattended } from './remote-repair.ts'
 
 /** At most this many waiting disks are named in the log line (the count is always exact). */
 const MAX_NAMED = 50

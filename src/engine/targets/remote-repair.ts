@@ -1,8 +1,6 @@
 import type { Remote } from '../../remotes/remote.ts'
 import type { CheckReport, Finding, FindingKind, RepairResult } from '../../repository/check.ts'
 import { doubtfulFindings, repairVmBackups } from '../../repository/check.ts'
-
-export { doubtfulFindings }
 import type { Json } from '../../shared/json.ts'
 import type { Task } from '../../tasks/task.ts'
 
