@@ -77,7 +77,7 @@ export async function checkVmBackups(remote: Remote, vmUuid: string): Promise<Ch
   const dir = vmDir(vmUuid)
   const files = new Map<string, RemoteEntry>()
   for await (const entry of remote.list(dir, { recursive: true })) files.set(entry.path, entry)
-  const { backups, invalid } = await listVmBackups(remote, vmUuid, { useCache: false })
+  const { backups, invalid } = await listVmBackups(remote, vmUuid, { useCache: false, listing: files })
   const findings: Finding[] = invalid.map(({ path, message }) => ({
     kind: 'unreadable-metadata',
     path,

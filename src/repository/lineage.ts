@@ -1,5 +1,6 @@
 import { posix } from 'node:path'
 import { DiskType } from '../formats/vhd/constants.ts'
+import { mapWithConcurrency } from '../shared/async.ts'
 import { resolveReference } from '../shared/confine.ts'
 import { VhdFile } from '../formats/vhd/vhd-file.ts'
 import type { Remote } from '../remotes/remote.ts'
@@ -25,10 +26,18 @@ function parentPathOf(childPath: string, parentName: string): string {
 }
 
 /**
+ * VHDs opened at once by readLineage: each open is a few small reads (footer, header, BAT), so the
+ * cost is latency (a round trip each on S3); a handful in flight hides it while the BATs held at
+ * once stay bounded (VhdFile.open checks each BAT's size against the file before reading it).
+ */
+const LINEAGE_OPEN_CONCURRENCY = 8
+
+/**
  * Opens every VHD of a chain folder (`vdis/<job>/<vdi>`) and links each differencing disk to its
  * parent by relative path (confined to the VM folder), checking the parent's UUID. Damage
  * propagates: a disk whose parent is broken or missing is broken too. Reads only footers, headers
- * and BATs; iterative, so a chain of any length is judged without deep recursion.
+ * and BATs, LINEAGE_OPEN_CONCURRENCY files at a time; iterative, so a chain of any length is judged
+ * without deep recursion.
  */
 export async function readLineage(
   remote: Remote,
@@ -38,7 +47,7 @@ export async function readLineage(
     string,
     { uuid: string; parent?: { path: string; uuid: string } } | { broken: string }
   >()
-  for (const path of vhdPaths) {
+  await mapWithConcurrency(vhdPaths, LINEAGE_OPEN_CONCURRENCY, async (path) => {
     try {
       const disk = await VhdFile.open(await openRemoteFile(remote, path))
       const header = disk.header
@@ -53,7 +62,7 @@ export async function readLineage(
     } catch (error) {
       opened.set(path, { broken: (error as Error).message })
     }
-  }
+  })
   const result = new Map<string, LineageDisk>()
   // Iterative on purpose: a hostile folder can hold a chain of any length (a recursive walk would
   // overflow the stack). Climb to the first ancestor already judged (or missing, or a loop), then

@@ -1,4 +1,5 @@
 import type { Remote, RemoteEntry } from '../remotes/remote.ts'
+import { mapWithConcurrency } from '../shared/async.ts'
 import { isUuid } from '../shared/ids.ts'
 import type { Task } from '../tasks/task.ts'
 import { CACHE_FILE, parseBackupFileName, resolveInVmDir, VM_BACKUPS_DIR, vmDir } from './layout.ts'
@@ -33,6 +34,17 @@ export interface VmBackups {
   readonly cacheIgnored?: string
 }
 
+/** Metadata files read at once (each at most MAX_METADATA_BYTES). */
+const METADATA_READ_CONCURRENCY = 8
+
+/** One metadata file of a listing: from the cache, read, or unreadable (with why). */
+interface MetadataRead {
+  readonly file: RemoteEntry
+  readonly cached?: CacheEntry
+  readonly metadata?: BackupMetadata
+  readonly message?: string
+}
+
 /** The data files a metadata names, resolved inside the VM folder (PathError if one escapes it). */
 export function filesOf(metadata: BackupMetadata, vmDirPath: string): string[] {
   const named =
@@ -61,12 +73,20 @@ export function filesOf(metadata: BackupMetadata, vmDirPath: string): string[] {
 export async function listVmBackups(
   remote: Remote,
   vmUuid: string,
-  options: { useCache?: boolean } = {},
+  options: {
+    useCache?: boolean
+    /** The VM folder's recursive listing, when the caller has just made it (not listed again). */
+    listing?: ReadonlyMap<string, RemoteEntry>
+  } = {},
   task?: Task,
 ): Promise<VmBackups> {
   const dir = vmDir(vmUuid)
-  const files = new Map<string, RemoteEntry>()
-  for await (const entry of remote.list(dir, { recursive: true })) files.set(entry.path, entry)
+  let files = options.listing
+  if (files === undefined) {
+    const listed = new Map<string, RemoteEntry>()
+    for await (const entry of remote.list(dir, { recursive: true })) listed.set(entry.path, entry)
+    files = listed
+  }
   const metadataFiles = [...files.values()].filter(
     (e) =>
       e.path.lastIndexOf('/') === dir.length &&
@@ -80,23 +100,33 @@ export async function listVmBackups(
     task?.warning(`${dir}/${CACHE_FILE} ignored and rebuilt: ${ignored}`, { path: `${dir}/${CACHE_FILE}` })
   const fresh = new Map<string, CacheEntry>()
   const invalid: { path: string; message: string }[] = []
+  // Read a few at a time (each read is a round trip on S3), kept in listing order.
+  const read = await mapWithConcurrency(
+    metadataFiles,
+    METADATA_READ_CONCURRENCY,
+    async (file): Promise<MetadataRead> => {
+      const cached = cache.get(file.path)
+      if (
+        cached !== undefined &&
+        cached.sizeBytes === file.sizeBytes &&
+        cached.modifiedMs === file.modifiedMs
+      )
+        return { file, cached }
+      try {
+        return { file, metadata: await readMetadataFile(remote, file.path) }
+      } catch (error) {
+        return { file, message: (error as Error).message }
+      }
+    },
+  )
   let metadataReads = 0
-  for (const file of metadataFiles) {
-    const cached = cache.get(file.path)
-    if (
-      cached !== undefined &&
-      cached.sizeBytes === file.sizeBytes &&
-      cached.modifiedMs === file.modifiedMs
-    ) {
-      fresh.set(file.path, cached)
-      continue
-    }
-    try {
+  for (const { file, cached, metadata, message } of read) {
+    if (cached !== undefined) fresh.set(file.path, cached)
+    else {
       metadataReads++
-      const metadata = await readMetadataFile(remote, file.path)
-      fresh.set(file.path, { sizeBytes: file.sizeBytes, modifiedMs: file.modifiedMs, metadata })
-    } catch (error) {
-      invalid.push({ path: file.path, message: (error as Error).message })
+      if (metadata !== undefined)
+        fresh.set(file.path, { sizeBytes: file.sizeBytes, modifiedMs: file.modifiedMs, metadata })
+      else invalid.push({ path: file.path, message: message ?? 'unreadable' })
     }
   }
   const changed = metadataReads > 0 || fresh.size !== cache.size || ignored !== undefined

@@ -15,6 +15,7 @@ import { MemorySink } from '../../tasks/sinks/memory-sink.ts'
 import { runRootTask } from '../../tasks/task.ts'
 import type { VmBackupSettings } from '../settings-schema.ts'
 import { defaultSettings } from '../settings-schema.ts'
+import { mergeAndClean } from './remote-merge.ts'
 import { createRemoteTarget } from './remote-target.ts'
 import type { FakeSnapshot } from './testing/fake-vm.ts'
 import { DAY, FakeVm, JOB_ID, MiB, readBackDeltas, runDelta } from './testing/fake-vm.ts'
@@ -136,6 +137,57 @@ describe('remote target: merges', () => {
         warnings.some((w) => /merges wait/.test(w)),
         warnings.join('\n'),
       )
+    })
+  })
+  it('finishes the metadata rewrite of a merge cut just before it (stale size and isVhdDifferencing)', async () => {
+    await withLocal(async (dir, remote, clock) => {
+      const store = localRemoteStoreForTests(dir)
+      const vm = new FakeVm(13, [4 * MiB, 2 * MiB])
+      await runs(remote, clock, store, { exportRetention: 5 }, 2, vm)
+      // The key's metadata as a merge leaves it when cut before reconcileMetadata: it still
+      // describes the delta that became this key (differencing disks, the delta's size).
+      const keyPath = join(dir, metadataPath(vm.uuid, t0))
+      const key = JSON.parse(await readFile(keyPath, 'utf8')) as {
+        size: number
+        isVhdDifferencing: Record<string, boolean>
+      }
+      const refs = Object.keys(key.isVhdDifferencing)
+      assert.ok(refs.length === 2, `the key has two disks: ${JSON.stringify(key.isVhdDifferencing)}`)
+      await writeFile(
+        keyPath,
+        JSON.stringify({
+          ...key,
+          size: key.size - 512,
+          isVhdDifferencing: Object.fromEntries(refs.map((r) => [r, true])),
+        }),
+      )
+      await runRootTask({ sink: new MemorySink(), clock }, { message: 'merge' }, (task) =>
+        mergeAndClean(remote, vm.uuid, { store, maxMergedDeltasPerRun: 2 }, task),
+      )
+      const after = JSON.parse(await readFile(keyPath, 'utf8')) as typeof key
+      assert.deepEqual(after.isVhdDifferencing, key.isVhdDifferencing, 'isVhdDifferencing rewritten')
+      assert.equal(after.size, key.size, 'size rewritten')
+    })
+  })
+
+  it('checks a folder with nothing to merge once', async () => {
+    await withLocal(async (dir, remote, clock) => {
+      const store = localRemoteStoreForTests(dir)
+      const vm = new FakeVm(14, [4 * MiB])
+      await runs(remote, clock, store, { exportRetention: 5 }, 2, vm)
+      let walks = 0
+      const counting: Remote = Object.create(remote, {
+        list: {
+          value: (path: string, options?: { recursive?: boolean }) => {
+            if (options?.recursive === true) walks++
+            return remote.list(path, options)
+          },
+        },
+      }) as Remote
+      await runRootTask({ sink: new MemorySink(), clock }, { message: 'merge' }, (task) =>
+        mergeAndClean(counting, vm.uuid, { store, maxMergedDeltasPerRun: 2 }, task),
+      )
+      assert.equal(walks, 1, 'one recursive listing of the VM folder (one check)')
     })
   })
 })

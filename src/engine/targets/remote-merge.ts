@@ -1,12 +1,18 @@
 import type { MergeStore } from '../../formats/vhd/merge-store.ts'
 import type { LockHandle, Remote } from '../../remotes/remote.ts'
 import { checkVmBackups, doubtfulFindings } from '../../repository/check.ts'
+import type { FindingKind } from '../../repository/check.ts'
 import { mergeVmBackups } from '../../repository/merge.ts'
 import type { Task } from '../../tasks/task.ts'
 import { quoteFindings, repairUnattended } from './remote-repair.ts'
 
 /** At most this many waiting disks are named in the log line (the count is always exact). */
 const MAX_NAMED = 50
+
+// What mergeVmBackups has to do, as check reports it: expired disks that kept ones chain onto, a
+// merge to resume, or a kept delta whose metadata a cut merge left stale (its rewrite comes last).
+// Without any of them the folder has nothing to merge and the one check serves the cleanup too.
+const MERGE_WORK: readonly FindingKind[] = ['unmerged-ancestor', 'interrupted-merge', 'size-mismatch']
 
 /** Options of mergeAndClean. */
 export interface MergeAndCleanOptions {
@@ -34,14 +40,15 @@ export async function mergeAndClean(
   let mergedBytes = 0
   let blocked = false
   let damaged = false
+  let report = await checkVmBackups(remote, vmUuid)
   if (options.store !== undefined) {
-    const doubtful = doubtfulFindings(await checkVmBackups(remote, vmUuid))
+    const doubtful = doubtfulFindings(report)
     blocked = doubtful.length > 0
     if (blocked)
       task.warning('merges wait: this VM folder has problems a read error may have caused', {
         findings: quoteFindings(doubtful),
       })
-    else {
+    else if (report.findings.some((f) => MERGE_WORK.includes(f.kind))) {
       const result = await mergeVmBackups(
         remote,
         options.store,
@@ -58,9 +65,10 @@ export async function mergeAndClean(
         task.warning('chains left unmerged: a disk in them is damaged', {
           disks: result.skipped.slice(0, MAX_NAMED),
         })
+      // Only a merge changes what check sees (a metadata rewrite fixes a size the report names).
+      if (result.merges.length > 0) report = await checkVmBackups(remote, vmUuid)
     }
   }
-  const report = await checkVmBackups(remote, vmUuid)
   const waiting = report.findings.filter((f) => f.kind === 'unmerged-ancestor').map((f) => f.path)
   if (waiting.length > 0) {
     const named = { disks: waiting.slice(0, MAX_NAMED) }
