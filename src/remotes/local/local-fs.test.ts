@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { WRITE_BEHIND_BYTES, WriteBehind } from './local-fs.ts'
+import { publishFile, WRITE_BEHIND_BYTES, WriteBehind } from './local-fs.ts'
 
 /** A handle whose datasync calls are counted and ended by the test. */
 function fakeHandle() {
@@ -42,5 +46,44 @@ describe('WriteBehind', () => {
     assert.throws(() => {
       writeBehind.wrote(1)
     }, /EIO/)
+  })
+})
+
+describe('publishFile', () => {
+  it('writes chunks of every size in order, even from a source that reuses its buffer', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'local-fs-'))
+    try {
+      // Sizes around the 1 MiB gathering buffer: small ones gathered, big ones written as they are.
+      const sizes = [1, 65_536, 65_536, 1_048_575, 2, 1_048_576, 3 * 1_048_576 + 7, 100, 65_536]
+      const expected = createHash('sha256')
+      const scratch = Buffer.alloc(4 * 1_048_576)
+      async function* reusing(): AsyncGenerator<Uint8Array> {
+        for (const [i, size] of sizes.entries()) {
+          await new Promise(setImmediate)
+          const chunk = scratch.subarray(0, size)
+          chunk.fill(i + 1)
+          chunk[0] = size & 0xff
+          expected.update(chunk)
+          yield chunk
+        }
+        scratch.fill(0xee) // what a reusing source does once it is asked for more
+      }
+      const target = join(dir, 'file.bin')
+      await publishFile(target, reusing(), { ifAbsent: true })
+      const written = await readFile(target)
+      assert.equal(
+        written.byteLength,
+        sizes.reduce((a, b) => a + b, 0),
+        'every byte written',
+      )
+      assert.equal(
+        createHash('sha256').update(written).digest('hex'),
+        expected.digest('hex'),
+        'bytes in order',
+      )
+      assert.deepEqual(await readdir(dir), ['file.bin'], 'no temp file left')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
