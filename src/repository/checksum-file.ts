@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { WorkerHash } from '../shared/worker-hash.ts'
 import { RepositoryError } from './repository-error.ts'
 
 // XO's `.checksum` files: crypt(3)-like `$<id>$$<hex>`, id 1 = MD5 (what XO writes), 5 = SHA-256,
@@ -14,19 +15,28 @@ export interface ChecksumStage {
   text(): string
 }
 
-/** A stage computing XO's MD5 checksum text (`$1$$<hex>`) of the bytes it passes. */
+/**
+ * A stage computing XO's MD5 checksum text (`$1$$<hex>`) of the bytes it passes, on a worker thread
+ * (WorkerHash) so that hashing a full backup runs beside its transfer; the digest is taken when the
+ * source ends, before the stage does, and the thread always ends with the stage.
+ */
 export function md5ChecksumStage(): ChecksumStage {
-  const hash = createHash('md5')
   let digest: string | undefined
   return {
     async *stage(source) {
-      for await (const chunk of source) {
-        hash.update(chunk)
-        yield chunk
+      const hash = new WorkerHash('md5')
+      try {
+        for await (const chunk of source) {
+          await hash.update(chunk)
+          yield chunk
+        }
+        digest = await hash.digest()
+      } finally {
+        await hash.close()
       }
     },
     text() {
-      digest ??= hash.digest('hex')
+      if (digest === undefined) throw new Error('md5ChecksumStage: text() before the stage was drained')
       return `$1$$${digest}`
     },
   }
