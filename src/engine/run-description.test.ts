@@ -118,6 +118,33 @@ describe('parseRunDescription', () => {
     )
   })
 
+  it('warns about settings whose feature is not built, naming where each is set', () => {
+    const { warnings } = checkRunDescription({
+      job: {
+        id: JOB,
+        mode: 'delta',
+        remotes: { id: 'nas' },
+        vms: { id: VM1 },
+        settings: {
+          '': { exportRetention: 2, preferNbd: true, healthCheckVmsWithTags: [] },
+          [VM1]: { healthCheckSr: SR1, cbtDestroySnapshotData: true },
+        },
+      },
+      schedule: { id: 's' },
+      remotes: { nas: { url: 'file:///srv' } },
+      xapis: { x: { url: 'http://x', credentials: { username: 'u', password: 'p' } } },
+    })
+    assert.deepEqual(
+      warnings.map((w) => w.path),
+      [
+        "job.settings[''].preferNbd",
+        `job.settings['${VM1}'].healthCheckSr`,
+        `job.settings['${VM1}'].cbtDestroySnapshotData`,
+      ],
+    )
+    assert.match(warnings[1]?.message ?? '', /not applied, health checks are not built yet/)
+  })
+
   it('warns about a job with no target and no snapshot retention', () => {
     const { warnings } = checkRunDescription({
       job: { id: JOB, mode: 'delta', vms: { id: VM1 } },
