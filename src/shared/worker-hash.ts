@@ -47,8 +47,9 @@ export class WorkerHash {
       eval: true,
       workerData: { algorithm, ring: this.#ring.buffer },
       execArgv: [],
-      // It allocates next to nothing (it hashes the shared ring in place): a small heap will do.
-      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
+      // It allocates next to nothing (it hashes the shared ring in place), but Node's own start-up
+      // uses ~5 MiB of heap: a cap well above that, and far below a default worker's.
+      resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 },
     })
     this.#worker.on('message', (message: number | { digest: string }) => {
       if (typeof message === 'number') {
