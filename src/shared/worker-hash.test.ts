@@ -40,6 +40,19 @@ describe('WorkerHash', () => {
     await assert.rejects(closed.digest(), /closed/)
   })
 
+  it('refuses a second update while one is in progress (a hash takes bytes in order)', async () => {
+    const hash = new WorkerHash('md5')
+    const first = hash.update(new Uint8Array(10))
+    await assert.rejects(hash.update(new Uint8Array(10)), /in progress/)
+    await first
+    await hash.update(new Uint8Array(10))
+    assert.equal(
+      await hash.digest(),
+      createHash('md5').update(new Uint8Array(20)).digest('hex'),
+      'both updates',
+    )
+  })
+
   it('fails with the thread when the algorithm is unknown', async () => {
     const hash = new WorkerHash('no-such-hash')
     await assert.rejects(

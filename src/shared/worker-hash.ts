@@ -41,6 +41,7 @@ export class WorkerHash {
   #waiter: { resolve: () => void; reject: (error: Error) => void } | undefined
   #digest: { resolve: (hex: string) => void; reject: (error: Error) => void } | undefined
   #closed = false
+  #updating = false
 
   constructor(algorithm: string) {
     this.#worker = new Worker(WORKER_SOURCE, {
@@ -98,14 +99,21 @@ export class WorkerHash {
   /** Copies `chunk` into the ring for the hash (in pieces of at most a quarter of it). */
   async update(chunk: Uint8Array): Promise<void> {
     if (this.#closed) throw new Error('update after the hash was closed')
-    const piece = RING_BYTES / 4
-    for (let offset = 0; offset < chunk.byteLength; offset += piece) {
-      const part = chunk.subarray(offset, Math.min(chunk.byteLength, offset + piece))
-      const at = await this.#room(part.byteLength)
-      this.#ring.set(part, at)
-      this.#worker.postMessage([at, part.byteLength])
-      this.#inFlight.push({ offset: at, length: part.byteLength })
-      this.#head = at + part.byteLength
+    // A hash takes bytes in order: a second update before the first resolved has no order.
+    if (this.#updating) throw new Error('update while another update is in progress')
+    this.#updating = true
+    try {
+      const piece = RING_BYTES / 4
+      for (let offset = 0; offset < chunk.byteLength; offset += piece) {
+        const part = chunk.subarray(offset, Math.min(chunk.byteLength, offset + piece))
+        const at = await this.#room(part.byteLength)
+        this.#ring.set(part, at)
+        this.#worker.postMessage([at, part.byteLength])
+        this.#inFlight.push({ offset: at, length: part.byteLength })
+        this.#head = at + part.byteLength
+      }
+    } finally {
+      this.#updating = false
     }
   }
 
