@@ -113,10 +113,24 @@ export interface RunningSimulator {
 
 /** Starts a XAPI simulator (both RPC transports, the described or demo pool) and resolves once it listens. */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
-  const clock = options.clock ?? systemClock
-  const host = options.host ?? '127.0.0.1'
   const db = new SimulatorDb()
   const storage = new SimulatorStorage(db, options.dataDir)
+  try {
+    return await startOn(db, storage, options)
+  } catch (error) {
+    // A bad pool description, a port in use, no openssl: the block file and its temp folder go too.
+    storage.close()
+    throw error
+  }
+}
+
+async function startOn(
+  db: SimulatorDb,
+  storage: SimulatorStorage,
+  options: SimulatorOptions,
+): Promise<RunningSimulator> {
+  const clock = options.clock ?? systemClock
+  const host = options.host ?? '127.0.0.1'
   const pool = buildPool(
     db,
     validatePoolDescription(options.pool ?? DEMO_POOL, 'options.pool'),

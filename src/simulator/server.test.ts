@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { RunningSimulator } from './index.ts'
 import { startSimulator } from './index.ts'
@@ -280,9 +283,20 @@ describe('simulator wire protocol', () => {
     } finally {
       await member.close()
     }
-    await assert.rejects(
-      startSimulator({ pool: twoHosts, actAsHost: 'nope' }),
-      /actAsHost: expected one of m, s, got "nope"/,
-    )
+    // The failed start leaves no block file behind (its temp folder would pile up run after run).
+    const tmp = await mkdtemp(join(tmpdir(), 'sim-start-'))
+    const previous = process.env.TMPDIR
+    process.env.TMPDIR = tmp
+    try {
+      await assert.rejects(
+        startSimulator({ pool: twoHosts, actAsHost: 'nope' }),
+        /actAsHost: expected one of m, s, got "nope"/,
+      )
+      assert.deepEqual(await readdir(tmp), [], 'no temp folder left by the failed start')
+    } finally {
+      if (previous === undefined) delete process.env.TMPDIR
+      else process.env.TMPDIR = previous
+      await rm(tmp, { recursive: true, force: true })
+    }
   })
 })
