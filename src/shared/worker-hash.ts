@@ -35,8 +35,8 @@ export class WorkerHash {
   readonly #ring = new Uint8Array(new SharedArrayBuffer(RING_BYTES))
   /** Where the next copy goes. */
   #head = 0
-  /** The parts of the ring copied and not yet hashed, oldest first (acknowledged in order). */
-  readonly #inFlight: { offset: number; length: number }[] = []
+  /** Where the parts copied and not yet hashed start, oldest first (acknowledged in order). */
+  readonly #inFlight: number[] = []
   #failure: Error | undefined
   #waiter: { resolve: () => void; reject: (error: Error) => void } | undefined
   #digest: { resolve: (hex: string) => void; reject: (error: Error) => void } | undefined
@@ -82,9 +82,8 @@ export class WorkerHash {
   async #room(bytes: number): Promise<number> {
     for (;;) {
       if (this.#failure !== undefined) throw this.#failure
-      const oldest = this.#inFlight[0]
-      if (oldest === undefined) return 0
-      const tail = oldest.offset
+      const tail = this.#inFlight[0]
+      if (tail === undefined) return 0
       if (this.#head > tail) {
         // Unhashed bytes are [tail, head): room after them, or before them from the start.
         if (this.#head + bytes <= RING_BYTES) return this.#head
@@ -109,7 +108,7 @@ export class WorkerHash {
         const at = await this.#room(part.byteLength)
         this.#ring.set(part, at)
         this.#worker.postMessage([at, part.byteLength])
-        this.#inFlight.push({ offset: at, length: part.byteLength })
+        this.#inFlight.push(at)
         this.#head = at + part.byteLength
       }
     } finally {

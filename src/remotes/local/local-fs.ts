@@ -91,7 +91,7 @@ class Staging {
 
   /** The gathered bytes, valid until the next add (the caller writes them before that). */
   take(): Uint8Array {
-    const bytes = (this.#buffer ?? Buffer.alloc(0)).subarray(0, this.length)
+    const bytes = this.#buffer?.subarray(0, this.length) ?? new Uint8Array(0)
     this.length = 0
     return bytes
   }
