@@ -1,6 +1,6 @@
 import type { Clock } from '../shared/clock.ts'
 import type { SimulatorDb } from './db.ts'
-import type { GuestBehaviour } from './objects.ts'
+import type { GuestAgents } from './guest-agents.ts'
 import type { FaultRegistry } from './faults.ts'
 import type { SimulatorStorage } from './storage/simulator-storage.ts'
 import type { TaskRunner } from './tasks.ts'
@@ -15,8 +15,8 @@ export interface SimulatorContext {
   readonly storage: SimulatorStorage
   /** Configured faults, including the data-stream ones the HTTP handlers apply. */
   readonly faults: FaultRegistry
-  /** How booted guests behave (PV drivers, health-check answer). */
-  readonly guest: GuestBehaviour
+  /** Booted guests: how they behave (PV drivers, their delay, health-check answer) and their timers. */
+  readonly guests: GuestAgents
   readonly username: string
   readonly password: string
   /** Address of the pool master; logins to another host fail with HOST_IS_SLAVE (xapi.md §1.4). */

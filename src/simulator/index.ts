@@ -27,6 +27,7 @@ import type {
   GuestWriteResult,
 } from './guest-writes.ts'
 import { GuestWriter } from './guest-writes.ts'
+import { GuestAgents, validateGuestBehaviour } from './guest-agents.ts'
 import { acquireVmOperation } from './methods/vm-checks.ts'
 
 export type { FaultInjector, InjectedFault, DataFaultPath } from './faults.ts'
@@ -75,7 +76,10 @@ export interface SimulatorOptions {
   readonly actAsHost?: string
   /** Emulate XAPI before 21.4.0: `VM.snapshot` without `ignore_vdis` (MESSAGE_PARAMETER_COUNT_MISMATCH with it). */
   readonly withoutIgnoreVdis?: boolean
-  /** How booted guests behave; default: PV drivers detected, health check answered 'success'. */
+  /**
+   * How guests booted by `VM.start` behave; default: PV drivers detected at boot, health check
+   * answered 'success' (see `setGuestBehaviour`).
+   */
   readonly guest?: Partial<GuestBehaviour>
 }
 
@@ -106,6 +110,11 @@ export interface RunningSimulator {
    * call were running, after XAPI's checks for `op`; `end()` removes it and ends the task.
    */
   holdVmOperation(vm: string, op: string): { readonly task: string; end(): void }
+  /**
+   * Changes how guests booted after this call behave (`pvDrivers`, `pvDriversDelayMs`,
+   * `healthCheck`); running guests keep theirs. Bad values throw GuestOptionError.
+   */
+  setGuestBehaviour(partial: Partial<GuestBehaviour>): void
   /** Adds an HTTP handler for paths starting with `prefix` (longest prefix wins). */
   registerHttpHandler(prefix: string, handler: HttpHandler): void
   close(): Promise<void>
@@ -138,6 +147,8 @@ async function startOn(
     (vdi, content) => storage.fillContent(vdi, content),
   )
   const guests = new GuestWriter(db, storage, clock)
+  validateGuestBehaviour(options.guest ?? {})
+  const agents = new GuestAgents(db, clock, { ...DEFAULT_GUEST, ...options.guest })
   const username = options.username ?? 'root'
   const password = options.password ?? randomBytes(12).toString('base64url')
   const methods = buildMethodTable({ withoutIgnoreVdis: options.withoutIgnoreVdis ?? false })
@@ -161,7 +172,7 @@ async function startOn(
     tasks,
     storage,
     faults,
-    guest: { ...DEFAULT_GUEST, ...options.guest },
+    guests: agents,
     username,
     password,
     hostAddress: db.get('host', actAs).address as string,
@@ -202,10 +213,14 @@ async function startOn(
         },
       }
     },
+    setGuestBehaviour: (partial) => {
+      agents.set(partial)
+    },
     registerHttpHandler: (prefix, handler) => {
       server.registerHttpHandler(prefix, handler)
     },
     close: async () => {
+      agents.stopAll()
       await guests.stopAll()
       await server.close()
       storage.close()

@@ -53,24 +53,34 @@ export function createVif(db: SimulatorDb, fields: Readonly<Record<string, Value
 
 /** How simulated guests behave once booted (xapi.md §8.3 "guest simulation"). */
 export interface GuestBehaviour {
-  /** Whether `VM_guest_metrics.PV_drivers_detected` becomes true at boot (default true). */
+  /** Whether `VM_guest_metrics.PV_drivers_detected` becomes true after boot (default true; false: never). */
   readonly pvDrivers: boolean
-  /** The answer to a `vm-data/xo-backup-health-check=planned` xenstore key at boot; 'ignore' leaves it. */
+  /**
+   * How long after `VM.start` the tools come up, on the simulator's clock (default 0: at boot);
+   * until then `PV_drivers_detected` is false and the health-check key unanswered.
+   */
+  readonly pvDriversDelayMs: number
+  /** The answer to a `vm-data/xo-backup-health-check=planned` xenstore key; 'ignore' leaves it. */
   readonly healthCheck: 'success' | 'failure' | 'ignore'
 }
 
-/** Guests with PV drivers that pass XO's health check. */
-export const DEFAULT_GUEST: GuestBehaviour = { pvDrivers: true, healthCheck: 'success' }
+/** Guests with PV drivers at boot that pass XO's health check. */
+export const DEFAULT_GUEST: GuestBehaviour = { pvDrivers: true, pvDriversDelayMs: 0, healthCheck: 'success' }
 
 const HEALTH_CHECK_KEY = 'vm-data/xo-backup-health-check'
 
-/** Boots a halted VM on `host`: Running, domid, guest metrics, devices plugged, the guest's xenstore answer (xapi.md §8.3). */
+/**
+ * Boots a halted VM on `host`: Running, domid, guest metrics (`PV_drivers_detected` =
+ * `guest.pvDrivers`), devices plugged, and unless `answerNow` is false the guest's xenstore answer
+ * (xapi.md §8.3).
+ */
 export function bootVm(
   db: SimulatorDb,
   vm: string,
   host: string,
   nowMs: number,
   guest: GuestBehaviour = DEFAULT_GUEST,
+  answerNow = true,
 ): void {
   const record = db.get('VM', vm)
   const domid = nextDomid(db)
@@ -89,8 +99,13 @@ export function bootVm(
     db.update('VBD', vbd, { currently_attached: true, device: `xvd${String.fromCharCode(97 + userdevice)}` })
   }
   for (const vif of record.VIFs as string[]) db.update('VIF', vif, { currently_attached: true })
-  const xenstore = record.xenstore_data as Readonly<Record<string, string>>
-  // XO's health check writes "planned" before booting and waits for the guest's verdict (xapi.md §2.6).
+  if (answerNow) answerHealthCheck(db, vm, guest)
+}
+
+/** The guest's verdict on XO's health-check key, when it reads `planned` (xapi.md §2.6). */
+export function answerHealthCheck(db: SimulatorDb, vm: string, guest: GuestBehaviour): void {
+  const xenstore = db.get('VM', vm).xenstore_data as Readonly<Record<string, string>>
+  // XO's health check writes "planned" before booting and waits for the guest's verdict.
   if (xenstore[HEALTH_CHECK_KEY] === 'planned' && guest.healthCheck !== 'ignore') {
     db.update('VM', vm, { xenstore_data: { ...xenstore, [HEALTH_CHECK_KEY]: guest.healthCheck } })
   }

@@ -1,7 +1,7 @@
 import type { MethodDef } from '../context.ts'
 import type { SimulatorDb } from '../db.ts'
 import { method, p } from '../context.ts'
-import { bootVm, createVm, haltVm } from '../objects.ts'
+import { createVm, haltVm } from '../objects.ts'
 import { vmSchema } from '../schema/vm.ts'
 import type { XapiRecord } from '../types.ts'
 import { NULL_REF, t } from '../types.ts'
@@ -20,6 +20,7 @@ export function vmMethods(): MethodDef[] {
     }, { async: true }), // prettier-ignore
     method('VM.destroy', [p('self', vmRef)], t.void, (ctx, [vm]) => {
       assertVmOperation(ctx.db, vm as string, 'destroy', ctx.operation)
+      ctx.guests.stop(vm as string)
       destroyVm(ctx.db, vm as string)
       return ''
     }, { async: true, lockVm: 'destroy' }), // prettier-ignore
@@ -28,17 +29,19 @@ export function vmMethods(): MethodDef[] {
       const master = ctx.db.all('pool')[0]?.[1].master as string
       const affinity = ctx.db.get('VM', vm as string).affinity as string
       const host = ctx.db.find('host', affinity) === undefined ? master : affinity
-      bootVm(ctx.db, vm as string, host, ctx.clock.now(), ctx.guest)
+      ctx.guests.boot(vm as string, host)
       if (paused === true) ctx.db.update('VM', vm as string, { power_state: 'Paused' })
       return ''
     }, { async: true, lockVm: 'start' }), // prettier-ignore
     method('VM.clean_shutdown', [p('vm', vmRef)], t.void, (ctx, [vm]) => {
       assertVmOperation(ctx.db, vm as string, 'clean_shutdown', ctx.operation)
+      ctx.guests.stop(vm as string)
       haltVm(ctx.db, vm as string)
       return ''
     }, { async: true, lockVm: 'clean_shutdown' }), // prettier-ignore
     method('VM.hard_shutdown', [p('vm', vmRef)], t.void, (ctx, [vm]) => {
       assertVmOperation(ctx.db, vm as string, 'hard_shutdown', ctx.operation)
+      ctx.guests.stop(vm as string)
       haltVm(ctx.db, vm as string)
       return ''
     }, { async: true, lockVm: 'hard_shutdown' }), // prettier-ignore
