@@ -62,7 +62,7 @@ export async function setOtherConfigEntries(
 }
 
 /** Removes every `xo:backup:*` key of `otherConfig` from `ref`. */
-async function clearBackupKeys(
+export async function clearBackupKeys(
   xapi: XapiClient,
   cls: Owner,
   ref: XapiRef,
