@@ -35,12 +35,22 @@ export interface DeltaExportDisk {
   readonly source: BlockSource
 }
 
+/**
+ * A VIF as exported (XO's delta metadata): its record plus what a restore or a replica on another
+ * pool needs to find the matching network there (uuid, then name and VLAN).
+ */
+export type ExportedVif = VifRecord & {
+  readonly $network$uuid?: string
+  readonly $network$name_label?: string
+  readonly $network$VLAN?: number
+}
+
 /** The seed's `deltaExport`: the snapshot's records and one block source per exported disk. */
 export interface DeltaExport {
   readonly vmSnapshot: VmRecord
   readonly vbds: Readonly<Record<string, VbdRecord>>
   readonly vdis: Readonly<Record<string, VdiRecord>>
-  readonly vifs: Readonly<Record<string, VifRecord>>
+  readonly vifs: Readonly<Record<string, ExportedVif>>
   readonly disks: readonly DeltaExportDisk[]
 }
 

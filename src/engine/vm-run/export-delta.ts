@@ -5,8 +5,8 @@
 import type { BlockSource } from '../../formats/block-source.ts'
 import { STEP } from '../../tasks/events.ts'
 import type { Task } from '../../tasks/task.ts'
-import type { VbdRecord, VdiRecord, VifRecord, VmRecord, XapiClient, XapiRef } from '../../xapi/types.ts'
-import type { BackupTarget, DeltaExport, VmRunContext } from '../backup-target.ts'
+import type { VbdRecord, VdiRecord, VmRecord, XapiClient, XapiRef } from '../../xapi/types.ts'
+import type { BackupTarget, DeltaExport, ExportedVif, VmRunContext } from '../backup-target.ts'
 import type { FanOut } from '../fan-out.ts'
 import { fanOutBlockSource } from '../fan-out.ts'
 import type { RateLimiter } from '../rate-limit.ts'
@@ -35,7 +35,7 @@ export interface DeltaExportInput {
     readonly vmSnapshot: VmRecord
     readonly vbds: Readonly<Record<string, VbdRecord>>
     readonly vdis: Readonly<Record<string, VdiRecord>>
-    readonly vifs: Readonly<Record<string, VifRecord>>
+    readonly vifs: Readonly<Record<string, ExportedVif>>
   }
   readonly disks: readonly DeltaDiskToExport[]
   /** Called once every transfer settled and at least one succeeded, before any cleanup (marks the snapshot). */

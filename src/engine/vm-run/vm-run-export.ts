@@ -2,8 +2,8 @@
 // with the base plan, exports to every live target (delta or full), and marks the snapshot
 // exported with each disk's chain length once a target has it.
 import type { Task } from '../../tasks/task.ts'
-import type { VbdRecord, VdiRecord, VifRecord, VmRecord, XapiClient, XapiRef } from '../../xapi/types.ts'
-import type { VmRunContext } from '../backup-target.ts'
+import type { VbdRecord, VdiRecord, VmRecord, XapiClient, XapiRef } from '../../xapi/types.ts'
+import type { ExportedVif, VmRunContext } from '../backup-target.ts'
 import type { DiskPlan } from './base-selection.ts'
 import { recheckSizes } from './base-selection.ts'
 import type { DeltaDiskToExport } from './export-delta.ts'
@@ -18,6 +18,23 @@ import type { TakenSnapshot } from './vm-run-steps.ts'
 import { VmRunError } from './vm-run-error.ts'
 
 const NULL_REF = 'OpaqueRef:NULL'
+
+/**
+ * A VIF's record with its network's uuid, name and VLAN (XO's `$network$*` fields): what a
+ * restore on another pool maps networks by. A network without PIF has no VLAN (left out).
+ */
+async function exportedVif(xapi: XapiClient, ref: XapiRef, signal: AbortSignal): Promise<ExportedVif> {
+  const vif = await xapi.getRecord('VIF', ref, { signal })
+  const network = await xapi.getRecord('network', vif.network, { signal })
+  const [pif] = network.PIFs
+  const vlan = pif === undefined ? undefined : Number(await xapi.call('PIF.get_VLAN', [pif], { signal }))
+  return {
+    ...vif,
+    $network$uuid: network.uuid,
+    $network$name_label: network.name_label,
+    ...(vlan === undefined || !Number.isInteger(vlan) ? {} : { $network$VLAN: vlan }),
+  }
+}
 
 /** What exportSnapshot needs from the run. */
 export interface ExportStepInput {
@@ -129,8 +146,8 @@ export async function exportSnapshot(step: ExportStepInput, task: Task): Promise
     vdis[memory] = record
     disks.push({ snapshotVdiRef: memory, liveVdiUuid: record.uuid, base: undefined })
   }
-  const vifs: Record<string, VifRecord> = {}
-  for (const ref of snapshot.record.VIFs) vifs[ref] = await xapi.getRecord('VIF', ref, { signal })
+  const vifs: Record<string, ExportedVif> = {}
+  for (const ref of snapshot.record.VIFs) vifs[ref] = await exportedVif(xapi, ref, signal)
   await exportDelta(
     {
       ...common,
