@@ -74,6 +74,29 @@ async function taskFailure(deps: ResourceDeps, taskRef: XapiRef): Promise<XapiEr
   }
 }
 
+/** How long an upload that broke off waits for its task to say why (see settledTaskFailure). */
+export const TASK_SETTLE_MS = 5000
+
+/**
+ * The task's error after an upload broke off (EPIPE, reset): XAPI may close the connection
+ * before it marks the task failed (SR full, a VDI in use…), and its error says more than the
+ * socket's. Waits up to TASK_SETTLE_MS for the task to end; undefined if it does not fail.
+ */
+async function settledTaskFailure(
+  deps: ResourceDeps,
+  what: string,
+  taskRef: XapiRef,
+): Promise<XapiError | undefined> {
+  const now = await taskFailure(deps, taskRef)
+  if (now !== undefined) return now
+  try {
+    await deps.waitTask(taskRef, what, { signal: AbortSignal.timeout(TASK_SETTLE_MS) })
+    return undefined
+  } catch (error) {
+    return error instanceof XapiError ? error : undefined
+  }
+}
+
 async function httpFailure(
   deps: ResourceDeps,
   what: string,
@@ -232,7 +255,7 @@ export async function putResource(
     } catch (error) {
       if (options.signal?.aborted === true) throw options.signal.reason
       throw (
-        (await taskFailure(deps, taskRef)) ??
+        (response === undefined ? await settledTaskFailure(deps, what, taskRef) : undefined) ??
         (response === undefined ? open.mapError(error) : await httpFailure(deps, what, taskRef, response))
       )
     }
