@@ -20,7 +20,7 @@ function ioError(): XapiFault {
 /** Writes one block-aligned piece, skipping zeros over an unwritten block (sparse, same content). */
 function writePiece(ctx: SimulatorContext, vdi: string, offsetBytes: number, data: Uint8Array): void {
   if (isAllZero(data) && !ctx.storage.isAllocated(vdi, Math.floor(offsetBytes / VDI_BLOCK_BYTES))) return
-  ctx.storage.write(vdi, offsetBytes, data)
+  ctx.storage.writeWithinSr(vdi, offsetBytes, data)
 }
 
 async function importRaw(
@@ -86,6 +86,8 @@ function targetVdi(
     return { vdi: resolveRefOrUuid(ctx, 'VDI', 'vdi', vdiParam), created: false }
   // sr_id + raw + Content-Length creates the VDI (xapi.md §3.4).
   const sr = resolveRefOrUuid(ctx, 'SR', 'sr_id', srParam)
+  // XAPI makes it with VDI.create: a thick SR refuses a size it cannot hold.
+  ctx.storage.assertRoomForNewVdis(sr, [lengthBytes])
   const vdi = createVdi(ctx.db, {
     name_label: 'Imported VDI',
     SR: sr,

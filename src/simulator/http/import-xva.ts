@@ -54,7 +54,7 @@ async function writeDisks(task: DataTask, reader: XvaReader, imported: ImportedO
     for await (const block of disk.blocks()) {
       const offset = block.index * disk.blockSize
       // A fresh VDI reads zeros: skipping zero chunks keeps it sparse (xapi.md §4 "Sparseness").
-      if (!isAllZero(block.data)) ctx.storage.write(vdi, offset, block.data)
+      if (!isAllZero(block.data)) ctx.storage.writeWithinSr(vdi, offset, block.data)
       done += block.data.byteLength
       task.progress(done / total)
     }
@@ -93,6 +93,11 @@ async function importXva(task: DataTask, request: IncomingMessage, sr: string): 
       restore: url.searchParams.get('restore') === 'true',
       nowMs: ctx.clock.now(),
     })
+    // Its VDIs are made by VDI.create on the target SR: a thick one refuses sizes it cannot hold.
+    ctx.storage.assertRoomForNewVdis(
+      sr,
+      [...imported.vdis.values()].map((vdi) => ctx.db.get('VDI', vdi).virtual_size as number),
+    )
     ctx.db.update('task', task.task, {
       other_config: {
         ...(ctx.db.get('task', task.task).other_config as Record<string, string>),

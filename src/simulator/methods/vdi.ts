@@ -23,6 +23,7 @@ export function vdiMethods(): MethodDef[] {
       if (!pbds.some((pbd) => ctx.db.find('PBD', pbd)?.currently_attached === true)) {
         throw new XapiFault('SR_NO_PBDS', [sr])
       }
+      ctx.storage.assertRoomForNewVdis(sr, [fields.virtual_size as number])
       return createVdi(ctx.db, fields)
     }, { async: true }), // prettier-ignore
     method('VDI.destroy', [p('self', vdiRef)], t.void, (ctx, [vdi]) => {
@@ -57,6 +58,8 @@ export function vdiMethods(): MethodDef[] {
         }
         const target = sr === NULL_REF ? undefined : (sr as string)
         if (target !== undefined) ctx.db.get('SR', target)
+        assertNotCbtMetadata(ctx.db, vdi as string)
+        ctx.storage.assertRoomForCopies([vdi as string], target)
         return duplicateVdi(ctx.db, vdi as string, 'copy', ctx.clock.now(), target)
       },
       { async: true },
@@ -75,7 +78,10 @@ function resize(name: string, online: boolean): MethodDef {
       // Shrinking is refused by the SM backends (VHD cannot shrink).
       throw new XapiFault('SR_BACKEND_FAILURE_79', ['', 'VDI Invalid size [opterr=shrinking not allowed]', ''])
     }
+    // A thick SR grows the volume now: the growth must fit.
+    ctx.storage.assertRoomForNewVdis(record.SR as string, [(size as number) - (record.virtual_size as number)])
     ctx.db.update('VDI', vdi as string, { virtual_size: size as number })
+    ctx.storage.refreshUtilisation(vdi as string)
     return ''
   }, { async: true }) // prettier-ignore
 }

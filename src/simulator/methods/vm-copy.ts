@@ -76,6 +76,14 @@ function copyDisks(db: SimulatorDb, source: XapiRecord, target: string, request:
   }
 }
 
+/** The VDIs a copy of `vm` duplicates: those of its Disk VBDs that are not empty. */
+function copiedDisks(db: SimulatorDb, vm: string): string[] {
+  return (db.get('VM', vm).VBDs as string[])
+    .map((vbd) => db.get('VBD', vbd))
+    .filter((vbd) => vbd.empty !== true && vbd.type === 'Disk')
+    .map((vbd) => vbd.VDI as string)
+}
+
 /** Snapshot, checkpoint, clone or copy of a VM, with XAPI's field rules (xapi.md §2.3, §8.5 #3 and #7). */
 export function copyVm(db: SimulatorDb, vm: string, request: CopyRequest): string {
   assertVmOperation(db, vm, request.kind, request.operation)
@@ -118,6 +126,9 @@ export function vmCopyMethods(): MethodDef[] {
     { async: true, lockVm: 'clone' }), // prettier-ignore
     method('VM.copy', [vm, newName, p('sr', t.ref('SR'))], t.ref('VM'), (ctx, [v, n, sr]) => {
       const target = sr === NULL_REF || ctx.db.find('SR', sr as string) === undefined ? undefined : (sr as string)
+      assertVmOperation(ctx.db, v as string, 'copy', ctx.operation)
+      // Full copies take room on the target SR: checked for every disk before any is copied.
+      ctx.storage.assertRoomForCopies(copiedDisks(ctx.db, v as string), target)
       return copyVm(ctx.db, v as string, { kind: 'copy', newName: n as string, sr: target, ignoreVdis: [], nowMs: ctx.clock.now(), operation: ctx.operation })
     }, { async: true, lockVm: 'copy' }), // prettier-ignore
   ]

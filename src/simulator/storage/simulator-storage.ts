@@ -7,7 +7,17 @@ import type { ContentPattern } from './block-content.ts'
 import { STREAM, mix32, selectBlocks } from './block-content.ts'
 import { BlockStore, VDI_BLOCK_BYTES } from './block-store.ts'
 import { CbtLogs } from './cbt-logs.ts'
+import { SrUsage } from './sr-usage.ts'
 import { VdiContents } from './vdi-contents.ts'
+import { XapiFault } from '../xapi-fault.ts'
+
+// SM types that allocate a VDI's whole size when it is created (LVM-based, "thick").
+const THICK_SR_TYPES: ReadonlySet<string> = new Set(['lvm', 'lvmoiscsi', 'lvmohba', 'lvmofcoe'])
+
+/** SM's "no space" error as XAPI surfaces it (xapi.md §2.5: SR_BACKEND_FAILURE_44). */
+export function insufficientSpace(): XapiFault {
+  return new XapiFault('SR_BACKEND_FAILURE_44', ['', 'There is insufficient space', ''])
+}
 
 /** A guest write for tests: `data` at byte `offsetBytes` of the disk. */
 export interface VdiWrite {
@@ -35,12 +45,23 @@ export class SimulatorStorage {
   private readonly contents: VdiContents
   private readonly db: SimulatorDb
   private readonly vdiOfHandle = new Map<string, string>()
+  private readonly srOfHandle = new Map<string, string>()
+  private readonly usage = new SrUsage()
 
   /** Stores blocks under `dataDir` (a temp directory when absent) and listens to `db`'s VDI contents. */
   constructor(db: SimulatorDb, dataDir?: string) {
     this.db = db
     this.store = new BlockStore(dataDir)
-    this.contents = new VdiContents(this.store)
+    this.contents = new VdiContents(this.store, {
+      gained: (handle, slot) => {
+        const sr = this.srOfHandle.get(handle)
+        if (sr !== undefined) this.usage.add(sr, slot)
+      },
+      lost: (handle, slot) => {
+        const sr = this.srOfHandle.get(handle)
+        if (sr !== undefined) this.usage.remove(sr, slot)
+      },
+    })
     db.setContentListener({
       bound: (vdi, handle, origin) => {
         this.bound(vdi, handle, origin)
@@ -48,7 +69,10 @@ export class SimulatorStorage {
       released: (vdi, handle) => {
         this.contents.release(handle)
         this.vdiOfHandle.delete(handle)
+        const sr = this.srOfHandle.get(handle)
+        this.srOfHandle.delete(handle)
         this.cbt.forget(vdi)
+        if (sr !== undefined) this.refreshSr(sr)
       },
     })
   }
@@ -59,7 +83,7 @@ export class SimulatorStorage {
     this.refreshUtilisation(vdi)
   }
 
-  /** Writes `data` at `offsetBytes` of `vdi` (guest or import), recording it in the CBT log. */
+  /** Writes `data` at `offsetBytes` of `vdi` (guest or import), recording it in the CBT log; never limited by space. */
   write(vdi: string, offsetBytes: number, data: Uint8Array): void {
     const size = this.db.get('VDI', vdi).virtual_size as number
     if (offsetBytes < 0 || offsetBytes + data.byteLength > size) {
@@ -67,6 +91,91 @@ export class SimulatorStorage {
     }
     this.contents.write(this.handle(vdi), offsetBytes, data)
     this.cbt.recordWrite(vdi, offsetBytes, data.byteLength)
+  }
+
+  /**
+   * Writes like `write` for the data handlers (imports): a write whose new blocks would push its
+   * SR's `physical_utilisation` over a non-zero `physical_size` (read live) fails
+   * SR_BACKEND_FAILURE_44 and writes nothing.
+   */
+  writeWithinSr(vdi: string, offsetBytes: number, data: Uint8Array): void {
+    const sr = this.db.get('VDI', vdi).SR as string
+    const size = this.db.find('SR', sr)?.physical_size as number | undefined
+    if (size !== undefined && size > 0 && data.byteLength > 0) {
+      const handle = this.handle(vdi)
+      const first = Math.floor(offsetBytes / VDI_BLOCK_BYTES)
+      const last = Math.floor((offsetBytes + data.byteLength - 1) / VDI_BLOCK_BYTES)
+      let growth = 0
+      for (let index = first; index <= last; index++) {
+        // A write always takes a fresh slot; the one it replaces is freed only if nothing else on the SR holds it.
+        const old = this.contents.slotOf(handle, index)
+        growth += old !== undefined && this.usage.holdersOf(sr, old) === 1 ? 0 : 1
+      }
+      if (this.usage.bytes(sr) + growth * VDI_BLOCK_BYTES > size) throw insufficientSpace()
+    }
+    this.write(vdi, offsetBytes, data)
+  }
+
+  /**
+   * VDI.create's space check (xapi.md §2.5): on a thick SR (LVM-based) with a non-zero
+   * `physical_size`, VDIs of `virtualSizes` bytes must fit in its free space, else
+   * SR_BACKEND_FAILURE_44; thin SRs (ext, nfs, …) allocate on write and accept any size.
+   */
+  assertRoomForNewVdis(sr: string, virtualSizes: readonly number[]): void {
+    const record = this.db.get('SR', sr)
+    const size = record.physical_size as number
+    if (!THICK_SR_TYPES.has(record.type as string) || size <= 0) return
+    const wanted = virtualSizes.reduce((sum, bytes) => sum + bytes, 0)
+    if (wanted > size - this.usage.bytes(sr)) throw insufficientSpace()
+  }
+
+  /**
+   * The space check of full copies (VDI.copy, VM.copy): the blocks of `vdis` that their target SR
+   * (`targetSr`, else each VDI's own) does not hold yet must fit in it, and on a thick SR their
+   * whole sizes too; SR_BACKEND_FAILURE_44 otherwise.
+   */
+  assertRoomForCopies(vdis: readonly string[], targetSr: string | undefined): void {
+    const bySr = new Map<string, string[]>()
+    for (const vdi of vdis) {
+      const sr = targetSr ?? (this.db.get('VDI', vdi).SR as string)
+      bySr.set(sr, [...(bySr.get(sr) ?? []), vdi])
+    }
+    for (const [sr, group] of bySr) {
+      this.assertRoomForNewVdis(
+        sr,
+        group.map((vdi) => this.db.get('VDI', vdi).virtual_size as number),
+      )
+      const size = this.db.get('SR', sr).physical_size as number
+      if (size <= 0) continue
+      const added = new Set<number>()
+      for (const vdi of group) {
+        const handle = this.handle(vdi)
+        for (const index of this.contents.blockIndexes(handle)) {
+          const slot = this.contents.slotOf(handle, index)
+          if (slot !== undefined && this.usage.holdersOf(sr, slot) === 0) added.add(slot)
+        }
+      }
+      if (this.usage.bytes(sr) + added.size * VDI_BLOCK_BYTES > size) throw insufficientSpace()
+    }
+  }
+
+  /** Bytes the blocks of `sr`'s VDIs hold (distinct slots × 2 MiB), live. */
+  srUsedBytes(sr: string): number {
+    return this.usage.bytes(sr)
+  }
+
+  /**
+   * Sets `SR.physical_utilisation` (its VDIs' distinct blocks) and `virtual_allocation` (the sum
+   * of their virtual sizes) when they changed.
+   */
+  refreshSr(sr: string): void {
+    const record = this.db.find('SR', sr)
+    if (record === undefined) return
+    const physical = this.usage.bytes(sr)
+    let virtual = 0
+    for (const [, vdi] of this.db.all('VDI')) if (vdi.SR === sr) virtual += vdi.virtual_size as number
+    if (record.physical_utilisation !== physical || record.virtual_allocation !== virtual)
+      this.db.update('SR', sr, { physical_utilisation: physical, virtual_allocation: virtual })
   }
 
   /**
@@ -100,9 +209,12 @@ export class SimulatorStorage {
     return this.contents.isAllocated(this.handle(vdi), index)
   }
 
-  /** Sets `physical_utilisation` to the bytes `vdi` holds (after a batch of writes). */
+  /** Sets `physical_utilisation` to the bytes `vdi` holds (after a batch of writes), and its SR's (see refreshSr). */
   refreshUtilisation(vdi: string): void {
-    this.db.update('VDI', vdi, { physical_utilisation: this.contents.allocatedBytes(this.handle(vdi)) })
+    const record = this.db.update('VDI', vdi, {
+      physical_utilisation: this.contents.allocatedBytes(this.handle(vdi)),
+    })
+    this.refreshSr(record.SR as string)
   }
 
   /** The whole content of a (small) VDI, for tests. */
@@ -238,10 +350,12 @@ export class SimulatorStorage {
   }
 
   private bound(vdi: string, handle: string, origin: string | undefined): void {
+    const record = this.db.get('VDI', vdi)
+    this.srOfHandle.set(handle, record.SR as string)
     this.contents.bind(handle, origin)
     this.vdiOfHandle.set(handle, vdi)
+    this.refreshSr(record.SR as string)
     const source = origin === undefined ? undefined : this.vdiOfHandle.get(origin)
-    const record = this.db.get('VDI', vdi)
     // SM hands the live CBT log to a snapshot (xapi.md §6.1); clones and copies start without CBT.
     if (source !== undefined && record.is_a_snapshot === true && record.snapshot_of === source)
       this.cbt.snapshot(source, vdi)

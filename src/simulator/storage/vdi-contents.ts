@@ -2,6 +2,12 @@ import type { BlockRecipe } from './block-content.ts'
 import type { BlockStore } from './block-store.ts'
 import { VDI_BLOCK_BYTES } from './block-store.ts'
 
+/** Told whenever a handle starts or stops holding a slot (the SRs' space accounting). */
+export interface SlotObserver {
+  gained(handle: string, slot: number): void
+  lost(handle: string, slot: number): void
+}
+
 /**
  * The contents of every VDI by content handle (`SimulatorDb.contentHandle`): block index → slot
  * of the BlockStore. A snapshot or clone starts as a copy of its origin's map (copy-on-write: the
@@ -11,9 +17,11 @@ import { VDI_BLOCK_BYTES } from './block-store.ts'
 export class VdiContents {
   private readonly maps = new Map<string, Map<number, number>>()
   private readonly store: BlockStore
+  private readonly observer: SlotObserver | undefined
 
-  constructor(store: BlockStore) {
+  constructor(store: BlockStore, observer?: SlotObserver) {
     this.store = store
+    this.observer = observer
   }
 
   /** Gives `handle` empty contents, or a copy-on-write copy of `origin`'s (replacing what it held). */
@@ -23,13 +31,17 @@ export class VdiContents {
     for (const slot of next.values()) this.store.retain(slot)
     this.release(handle)
     this.maps.set(handle, next)
+    for (const slot of next.values()) this.observer?.gained(handle, slot)
   }
 
   /** Drops `handle`'s contents (its slots are freed once nothing else shares them). */
   release(handle: string): void {
     const map = this.maps.get(handle)
     if (map === undefined) return
-    for (const slot of map.values()) this.store.release(slot)
+    for (const slot of map.values()) {
+      this.store.release(slot)
+      this.observer?.lost(handle, slot)
+    }
     this.maps.delete(handle)
   }
 
@@ -84,19 +96,14 @@ export class VdiContents {
       const piece = data.subarray(done, done + length)
       const block = length === VDI_BLOCK_BYTES ? piece : this.readBlock(handle, index)
       if (block !== piece) block.set(piece, within)
-      const old = map.get(index)
-      map.set(index, this.store.allocate(block))
-      if (old !== undefined) this.store.release(old)
+      this.replace(handle, map, index, this.store.allocate(block))
       done += length
     }
   }
 
   /** Replaces block `index` of `handle` by a generated one (a fresh slot, like any write). */
   writeGenerated(handle: string, index: number, recipe: BlockRecipe): void {
-    const map = this.map(handle)
-    const old = map.get(index)
-    map.set(index, this.store.allocateGenerated(recipe))
-    if (old !== undefined) this.store.release(old)
+    this.replace(handle, this.map(handle), index, this.store.allocateGenerated(recipe))
   }
 
   /** The slot of block `index` of `handle` (undefined when unallocated): equal slots hold equal bytes. */
@@ -107,6 +114,15 @@ export class VdiContents {
   /** Bytes held by `handle`: its allocated blocks × 2 MiB (the simulator's `physical_utilisation`). */
   allocatedBytes(handle: string): number {
     return this.map(handle).size * VDI_BLOCK_BYTES
+  }
+
+  private replace(handle: string, map: Map<number, number>, index: number, slot: number): void {
+    const old = map.get(index)
+    map.set(index, slot)
+    this.observer?.gained(handle, slot)
+    if (old === undefined) return
+    this.store.release(old)
+    this.observer?.lost(handle, old)
   }
 
   private map(handle: string): Map<number, number> {
