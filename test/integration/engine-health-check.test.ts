@@ -17,6 +17,8 @@ import type { Clock } from '../../src/shared/clock.ts'
 import { systemClock } from '../../src/shared/clock.ts'
 import type { PoolDescription, RunningSimulator, SimulatorOptions } from '../../src/simulator/index.ts'
 import { startSimulator } from '../../src/simulator/index.ts'
+import type { ManualClock } from '../../src/simulator/testing/manual-clock.ts'
+import { createManualClock } from '../../src/simulator/testing/manual-clock.ts'
 import { MemorySink } from '../../src/tasks/sinks/memory-sink.ts'
 import type { Task } from '../../src/tasks/task.ts'
 import { runRootTask } from '../../src/tasks/task.ts'
@@ -718,5 +720,67 @@ describe('health check, guests without tools', () => {
       [['health check', 'failure', [['vmstart', 'failure', []]]]],
     ])
     assert.deepEqual(inventory(f.sim), before)
+  })
+})
+
+describe('health check, guests whose tools come up late', () => {
+  // One clock the test moves for the simulator (the tools timer) and the check (its deadline).
+  let clock: ManualClock
+  let f: Fixture
+  before(async () => {
+    clock = createManualClock()
+    f = await startFixture({ clock, guest: { pvDriversDelayMs: 3 * MIN } })
+  })
+  after(async () => {
+    await f.close()
+  })
+
+  async function startWaiting(timeoutMs: number, name: string) {
+    const sink = new MemorySink()
+    const done = underTask(
+      (task) =>
+        healthCheckVm(f.xapi, options({ makeVm: cloneOf(f, 'app', name) }, { clock, timeoutMs }), task),
+      sink,
+    )
+    await until(
+      () => sink.events.some((e) => e.event === 'task.info' && e.message === RUNNING_INFO),
+      'the guest tools to be awaited',
+    )
+    return { done }
+  }
+
+  it(
+    'tools 3 min after boot, within a 10 min budget: passes after exactly 3 min of the clock',
+    TIMEOUT,
+    async () => {
+      const before = inventory(f.sim)
+      const check = await startWaiting(10 * MIN, 'late tools')
+      clock.advance(3 * MIN - 1)
+      await delay(50) // nothing may come of it: the tools are one millisecond short
+      clock.advance(1)
+      const outcome = await check.done
+      assert.equal(outcome.error, undefined)
+      assert.equal((outcome.value as { durationMs?: number } | undefined)?.durationMs, 3 * MIN)
+      assert.deepEqual(inventory(f.sim), before)
+      assert.equal(clock.sleepers, 0, 'no timer left: neither the deadline nor the tools')
+    },
+  )
+
+  it('tools 3 min after boot, with a 2 min budget: times out, and leaves nothing', TIMEOUT, async () => {
+    const before = inventory(f.sim)
+    const check = await startWaiting(2 * MIN, 'too late tools')
+    clock.advance(2 * MIN)
+    const outcome = await check.done
+    assert.throws(
+      () => {
+        throw outcome.error
+      },
+      healthCheckError(
+        'HEALTH_CHECK_TIMEOUT',
+        /^the guest of too late tools \(.+\) did not report its PV drivers within 2 min$/,
+      ),
+    )
+    assert.deepEqual(inventory(f.sim), before)
+    assert.equal(clock.sleepers, 0, "the destroyed VM's tools timer went with it")
   })
 })
