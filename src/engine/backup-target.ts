@@ -7,7 +7,8 @@
 // when none is left the VM fails with every cause (AggregateError).
 import type { BlockSource } from '../formats/block-source.ts'
 import type { Task } from '../tasks/task.ts'
-import type { VbdRecord, VdiRecord, VifRecord, VmRecord } from '../xapi/types.ts'
+import type { Clock } from '../shared/clock.ts'
+import type { VbdRecord, VdiRecord, VifRecord, VmRecord, XapiClient } from '../xapi/types.ts'
 import type { VmBackupSettings } from './settings-schema.ts'
 
 /** What every target of one VM run shares: the job, the schedule, the VM and the run's timestamp. */
@@ -59,6 +60,16 @@ export interface TransferResult {
   readonly sizeBytes: number
 }
 
+/** What a target's health check needs (settings healthCheckSr and healthCheckTimeout). */
+export interface HealthCheckInput {
+  /** The SR (uuid) the disposable VM is made on: in the source's pool for a remote, the replica's for an SR. */
+  readonly srUuid: string
+  readonly timeoutMs: number
+  readonly clock: Clock
+  /** The pool the VM was backed up from (where a remote's backup is restored). */
+  readonly sourceXapi: XapiClient
+}
+
 /** A place one VM is written to: a remote (backup) or an SR (replication). */
 export interface BackupTarget {
   readonly kind: 'remote' | 'SR'
@@ -90,6 +101,13 @@ export interface BackupTarget {
     },
     task: Task,
   ): Promise<TransferResult>
+  /**
+   * After a successful export of a VM chosen for a health check: makes a disposable VM of what
+   * this run wrote here (a restore of the backup, a clone of the replica) on `input.srUuid`,
+   * boots it without networks and waits for its guest tools (engine/health-check); the VM and
+   * its disks are gone afterwards whatever happened. Throws when the check fails.
+   */
+  healthCheck?(context: VmRunContext, input: HealthCheckInput, task: Task): Promise<void>
   /** Always called last, whatever happened: release the lock (and anything beforeBackup took). */
   afterBackup(context: VmRunContext, task: Task): Promise<void>
 }

@@ -136,13 +136,10 @@ describe('parseRunDescription', () => {
     })
     assert.deepEqual(
       warnings.map((w) => w.path),
-      [
-        "job.settings[''].preferNbd",
-        `job.settings['${VM1}'].healthCheckSr`,
-        `job.settings['${VM1}'].cbtDestroySnapshotData`,
-      ],
+      // Health checks are built (issue 11): healthCheckSr is applied, not warned about.
+      ["job.settings[''].preferNbd", `job.settings['${VM1}'].cbtDestroySnapshotData`],
     )
-    assert.match(warnings[1]?.message ?? '', /not applied, health checks are not built yet/)
+    assert.match(warnings[0]?.message ?? '', /not applied, NBD is not built yet/)
   })
 
   it('warns about a job with no target and no snapshot retention', () => {

@@ -161,20 +161,10 @@ function checkRecordToXapi(
 
 // Settings XO acts on whose feature is not built here: accepted (XO jobs load), never silently.
 const NOT_BUILT: readonly {
-  readonly name: 'healthCheckSr' | 'healthCheckVmsWithTags' | 'preferNbd' | 'cbtDestroySnapshotData'
+  readonly name: 'preferNbd' | 'cbtDestroySnapshotData'
   readonly applies: (value: unknown) => boolean
   readonly consequence: string
 }[] = [
-  {
-    name: 'healthCheckSr',
-    applies: (v) => v !== undefined,
-    consequence: 'health checks are not built yet (issue 11): no restored VM is booted to check a backup',
-  },
-  {
-    name: 'healthCheckVmsWithTags',
-    applies: (v) => Array.isArray(v) && v.length > 0,
-    consequence: 'health checks are not built yet (issue 11): no restored VM is booted to check a backup',
-  },
   {
     name: 'preferNbd',
     applies: (v) => v === true,

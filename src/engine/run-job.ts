@@ -9,7 +9,7 @@ import { systemClock } from '../shared/clock.ts'
 import { BackupError, isAbortError, serializeError } from '../shared/errors.ts'
 import type { Task, TaskContext } from '../tasks/task.ts'
 import { TaskSkipped, runJob } from '../tasks/task.ts'
-import type { VmRecord, XapiClient } from '../xapi/types.ts'
+import type { VmRecord, XapiClient, XapiRef } from '../xapi/types.ts'
 import type { BackupTarget } from './backup-target.ts'
 import type { Credential } from './credentials.ts'
 import { createRateLimiter } from './rate-limit.ts'
@@ -18,13 +18,23 @@ import type { RunDescription } from './run-description.ts'
 import { resolveSettings } from './settings.ts'
 import type { VmBackupSettings } from './settings-schema.ts'
 import { createRemoteTarget } from './targets/remote-target.ts'
+import { createSrDeltaTarget } from './targets/sr-delta-target.ts'
+import { createSrFullTarget } from './targets/sr-full-target.ts'
 import type { VmCandidate, VmSelection } from './vm-selection.ts'
 import { selectVms } from './vm-selection.ts'
 import type { VmRunSources } from './vm-run/sources.ts'
 import { runVmBackup } from './vm-run/vm-run.ts'
 
 /** Why a job run stopped before or around its VMs. */
-export type JobRunErrorCode = 'JOB_TIMEOUT' | 'JOB_NO_VMS' | 'JOB_UNSUPPORTED' | 'JOB_VMS_FAILED'
+export type JobRunErrorCode =
+  | 'JOB_TIMEOUT'
+  | 'JOB_NO_VMS'
+  | 'JOB_UNSUPPORTED'
+  | 'JOB_VMS_FAILED'
+  /** An SR of job.srs is in none of the connected pools (the other targets still ran). */
+  | 'JOB_SR_NOT_FOUND'
+  /** Every target of the job is unusable: no VM was backed up. */
+  | 'JOB_NO_TARGETS'
 
 /** A job-level failure (the VM-level ones are in each VM's task). */
 export class JobRunError extends BackupError<JobRunErrorCode> {}
@@ -99,9 +109,69 @@ export function jobSettings(description: RunDescription<unknown>): VmBackupSetti
   return resolveSettings(description.job.settings, { scheduleId: description.schedule.id }).values
 }
 
-function targetsFor(input: BackupJobInput, vmUuid: string, clock: Clock, task: Task): BackupTarget[] {
+/** An SR of job.srs found in one of the connected pools. */
+interface FoundSr {
+  readonly uuid: string
+  readonly xapi: XapiClient
+  readonly ref: XapiRef
+}
+
+/**
+ * Finds each SR of job.srs in the connected pools, each under its own `get SR record` task (XO's
+ * name): one that is nowhere fails its task and is left out; the job then ends in failure.
+ */
+async function findSrs(input: BackupJobInput, job: Task): Promise<{ found: FoundSr[]; missing: string[] }> {
+  const found: FoundSr[] = []
+  const missing: string[] = []
+  for (const uuid of input.description.job.srs) {
+    try {
+      found.push(
+        await job.run({ message: 'get SR record', data: { type: 'SR', id: uuid } }, async (task) => {
+          for (const xapi of input.xapis.values()) {
+            try {
+              return { uuid, xapi, ref: await xapi.getByUuid('SR', uuid, { signal: task.signal }) }
+            } catch (error) {
+              if ((error as { code?: unknown }).code !== 'UUID_INVALID') throw error
+            }
+          }
+          throw new JobRunError(
+            'JOB_SR_NOT_FOUND',
+            `SR ${uuid} of job.srs was not found in any connected pool (${input.xapis.size} pool(s))`,
+            { details: { sr: uuid } },
+          )
+        }),
+      )
+    } catch (error) {
+      if (job.signal.aborted) throw error
+      missing.push(uuid)
+    }
+  }
+  return { found, missing }
+}
+
+function targetsFor(
+  input: BackupJobInput,
+  srs: readonly FoundSr[],
+  vmUuid: string,
+  clock: Clock,
+  task: Task,
+): BackupTarget[] {
   const { description } = input
   const targets: BackupTarget[] = []
+  for (const sr of srs) {
+    const settings = resolveSettings(description.job.settings, {
+      scheduleId: description.schedule.id,
+      vmId: vmUuid,
+      targetId: sr.uuid,
+    }).values
+    // As for remotes: no writer for an SR whose copyRetention is 0 (reference §3.1).
+    if (settings.copyRetention < 1) {
+      task.info(`SR ${sr.uuid} skipped: copyRetention is 0`, { sr: sr.uuid })
+      continue
+    }
+    const options = { xapi: sr.xapi, srUuid: sr.uuid, srRef: sr.ref, settings, clock, sources: input.sources }
+    targets.push(description.job.mode === 'full' ? createSrFullTarget(options) : createSrDeltaTarget(options))
+  }
   for (const remoteId of description.job.remotes) {
     const settings = resolveSettings(description.job.settings, {
       scheduleId: description.schedule.id,
@@ -124,6 +194,7 @@ function targetsFor(input: BackupJobInput, vmUuid: string, clock: Clock, task: T
 
 async function runOneVm(
   input: BackupJobInput,
+  srs: readonly FoundSr[],
   vm: FoundVm,
   rateLimiter: RateLimiter | undefined,
   clock: Clock,
@@ -151,7 +222,7 @@ async function runOneVm(
             resolveSettings(description.job.settings, { scheduleId, vmId: vm.record.uuid }).values
               .snapshotRetention,
           // Targets hold per-run state (the VM lock, chosen bases): new ones for every attempt.
-          targets: targetsFor(input, vm.record.uuid, clock, task),
+          targets: targetsFor(input, srs, vm.record.uuid, clock, task),
           sources: input.sources,
           clock,
           ...(rateLimiter === undefined ? {} : { rateLimiter }),
@@ -206,7 +277,8 @@ function startJobTimeout(
  * Runs one backup job under a `job.start … job.end` log in `context` and resolves to each VM's
  * outcome. The job ends `failure` when a VM failed (each VM's error is in its own task), `skipped`
  * when no VM matched, and aborts every VM run cleanly on `context.signal` or the job `timeout`.
- * Replication to SRs (job.srs) is refused with JOB_UNSUPPORTED until it is built (issue 11).
+ * An SR of job.srs that no pool has fails its `get SR record` task; the other targets still run
+ * and the job ends in failure (JOB_SR_NOT_FOUND), or at once when no target is left.
  */
 export async function runBackupJob(input: BackupJobInput, context: TaskContext): Promise<JobRunResult> {
   const { description } = input
@@ -222,10 +294,12 @@ export async function runBackupJob(input: BackupJobInput, context: TaskContext):
   }
   try {
     return await runJob({ ...context, clock, signal: deadline.signal }, data, async (job) => {
-      if (description.job.srs.length > 0)
+      const srs = await findSrs(input, job)
+      if (srs.missing.length > 0 && srs.found.length === 0 && description.job.remotes.length === 0)
         throw new JobRunError(
-          'JOB_UNSUPPORTED',
-          'replication to SRs (job.srs) is not built yet: remove job.srs or wait for issue 11',
+          'JOB_NO_TARGETS',
+          `no target left: SR ${srs.missing.join(', ')} not found in any connected pool`,
+          { details: { srs: srs.missing } },
         )
       const candidates = await listCandidates(input.xapis, job.signal)
       const byUuid = new Map(candidates.map((c) => [c.record.uuid, c]))
@@ -258,7 +332,7 @@ export async function runBackupJob(input: BackupJobInput, context: TaskContext):
             data: { type: 'VM', id: vm.record.uuid, name_label: vm.record.name_label },
           }
           try {
-            await job.run(properties, (task) => runOneVm(input, vm, rateLimiter, clock, task))
+            await job.run(properties, (task) => runOneVm(input, srs.found, vm, rateLimiter, clock, task))
             outcomes.push({ uuid: vm.record.uuid, status: 'success' })
           } catch (error) {
             const skipped = error instanceof TaskSkipped
@@ -274,6 +348,12 @@ export async function runBackupJob(input: BackupJobInput, context: TaskContext):
           'JOB_VMS_FAILED',
           `${failed.length} of ${outcomes.length} VM(s) failed: ${failed.map((o) => o.uuid).join(', ')}`,
           { details: { vms: failed.map((o) => o.uuid) } },
+        )
+      if (srs.missing.length > 0)
+        throw new JobRunError(
+          'JOB_SR_NOT_FOUND',
+          `SR ${srs.missing.join(', ')} of job.srs not found in any connected pool: the other targets were written`,
+          { details: { srs: srs.missing } },
         )
       return { vms: outcomes }
     })

@@ -17,7 +17,15 @@ import { resumeInterruptedMerges } from '../../repository/merge.ts'
 import { acquireVmLock } from '../../repository/vm-lock.ts'
 import type { Clock } from '../../shared/clock.ts'
 import type { Task } from '../../tasks/task.ts'
-import type { BackupTarget, DeltaExport, TransferResult, VmRunContext } from '../backup-target.ts'
+import type {
+  BackupTarget,
+  DeltaExport,
+  HealthCheckInput,
+  TransferResult,
+  VmRunContext,
+} from '../backup-target.ts'
+import { healthCheckVm } from '../health-check/vm-health-check.ts'
+import { restoreBackup } from '../restore/restore-backup.ts'
 import type { VmBackupSettings } from '../settings-schema.ts'
 import { HeldLock } from './held-lock.ts'
 import type { ChainParent } from './remote-base.ts'
@@ -260,6 +268,34 @@ class RemoteTarget implements BackupTarget {
       )
       if (!this.settings.deleteFirst) await clean()
       return result
+    })
+  }
+
+  /** Restores this run's backup on the health-check SR of the source's pool and boots it (under the lock: no merge meanwhile). */
+  async healthCheck(context: VmRunContext, input: HealthCheckInput, task: Task): Promise<void> {
+    await this.#locked(context, task, async () => {
+      const id = metadataPath(context.vm.uuid, context.timestampMs)
+      const { backups } = await listVmBackups(this.#remote, context.vm.uuid, { useCache: false }, task)
+      const backup = backups.find((b) => b.id === id)
+      if (backup === undefined)
+        throw new TargetError(
+          'TARGET_STATE',
+          `remote ${this.id}: this run's backup ${id} is not listed: nothing to health-check`,
+        )
+      const xapi = input.sourceXapi
+      const srRef = await xapi.getByUuid('SR', input.srUuid, { signal: task.signal })
+      await healthCheckVm(
+        xapi,
+        {
+          timeoutMs: input.timeoutMs,
+          clock: input.clock,
+          signal: task.signal,
+          makeVm: async (made) =>
+            (await restoreBackup({ xapi, remote: this.#remote, backup, srRef, clock: input.clock }, made))
+              .vmRef,
+        },
+        task,
+      )
     })
   }
 

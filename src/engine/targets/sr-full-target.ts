@@ -7,7 +7,14 @@ import type { Clock } from '../../shared/clock.ts'
 import type { Task } from '../../tasks/task.ts'
 import type { XapiClient, XapiRef, XapiValue } from '../../xapi/types.ts'
 import { UNKNOWN_LENGTH_BYTES } from '../../xapi/types.ts'
-import type { BackupTarget, DeltaExport, TransferResult, VmRunContext } from '../backup-target.ts'
+import type {
+  BackupTarget,
+  DeltaExport,
+  HealthCheckInput,
+  TransferResult,
+  VmRunContext,
+} from '../backup-target.ts'
+import { checkReplica } from './replica-health-check.ts'
 import type { VmBackupSettings } from '../settings-schema.ts'
 import { blockStart, markReplica } from './replica-marking.ts'
 import type { Replica, ReplicaOwner } from './replicas.ts'
@@ -90,6 +97,8 @@ class SrFullTarget implements BackupTarget {
   readonly settings: VmBackupSettings
   readonly #xapi: XapiClient
   readonly #srRef: XapiRef
+  /** The replica this run made (what its health check clones). */
+  #made: XapiRef | undefined
 
   constructor(options: SrTargetOptions) {
     this.id = options.srUuid
@@ -158,6 +167,7 @@ class SrFullTarget implements BackupTarget {
             transfer.signal,
           )
           transfer.info('replica created', { vm: vm.uuid })
+          this.#made = vmRef
         } catch (error) {
           // An imported VM that is not a complete replica is removed now (else by the next run).
           await this.#discard(vmRef, transfer)
@@ -180,8 +190,14 @@ class SrFullTarget implements BackupTarget {
     return result
   }
 
-  async afterBackup(_context: VmRunContext, _task: Task): Promise<void> {
+  async healthCheck(_context: VmRunContext, input: HealthCheckInput, task: Task): Promise<void> {
+    await checkReplica(this.#xapi, this.#made, this.id, input, task)
+  }
+
+  afterBackup(_context: VmRunContext, _task: Task): Promise<void> {
     // Nothing is held between steps: every step reads the SR's state afresh.
+    this.#made = undefined
+    return Promise.resolve()
   }
 
   #owner(context: VmRunContext): ReplicaOwner {

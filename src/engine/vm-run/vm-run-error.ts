@@ -21,6 +21,8 @@ export type VmRunErrorCode =
   | 'VM_TARGET_UNSUPPORTED'
   /** What XAPI answered about the new snapshot is not usable (no disk record, bad snapshot_time…). */
   | 'VM_SNAPSHOT_INVALID'
+  /** The backup was written but a target's health check failed (the VM did not boot to its guest tools). */
+  | 'VM_HEALTH_CHECK_FAILED'
 
 /** A VM run refused or stopped; `details` name the VM (and the step, for a timeout). */
 export class VmRunError extends BackupError<VmRunErrorCode> {}

@@ -26,6 +26,7 @@ import type { VmRunSources } from './sources.ts'
 import { TargetSet, targetName } from './target-set.ts'
 import { VmRunError } from './vm-run-error.ts'
 import { exportSnapshot } from './vm-run-export.ts'
+import { healthCheckStep } from './health-check-step.ts'
 import type { TakenSnapshot } from './vm-run-steps.ts'
 import { logFullDisks, pruneSnapshots, selectBases, snapshotStep } from './vm-run-steps.ts'
 
@@ -222,6 +223,8 @@ export async function runVmBackup(input: VmRunInput, task: Task): Promise<VmRunR
         },
         main,
       )
+      step = 'health check'
+      await healthCheckStep({ xapi, vm, settings, targets, context, clock }, main)
     }
   } catch (error) {
     failure = { error }
