@@ -171,11 +171,14 @@ describe('health checks after a run (remote restore and CR replica clone)', () =
     await writeJob(file, '60s')
     const { error, nodes } = await run(file)
     assert.equal(error, undefined, String(error))
-    assert.equal(nodes.filter((n) => n.message === 'health check').length, 0, 'no health check task')
-    const vm = nodes.find((n) => n.data?.type === 'VM')
+    const checks = nodes.filter((n) => n.message === 'health check')
+    assert.equal(checks.length, 1, 'one health check task, saying why (as XO)')
+    const check = checks.at(0)
+    assert.ok(check !== undefined, 'a health check task')
+    assert.deepEqual(check.tasks, [], 'no VM made, none started')
     assert.ok(
-      vm?.infos.some((i) => i.message.includes('xo:no-health-check')),
-      'the VM task says why it was not checked',
+      check.infos.some((i) => i.message.includes('xo:no-health-check')),
+      'the health check task says why the VM was not checked',
     )
   })
 })

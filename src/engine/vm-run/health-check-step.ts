@@ -7,6 +7,7 @@ import type { Task } from '../../tasks/task.ts'
 import type { VmRecord, XapiClient } from '../../xapi/types.ts'
 import type { VmRunContext } from '../backup-target.ts'
 import { selectForHealthCheck } from '../health-check/health-check-selection.ts'
+import { HEALTH_CHECK_TASK } from '../health-check/vm-health-check.ts'
 import type { VmBackupSettings } from '../settings-schema.ts'
 import type { TargetSet } from './target-set.ts'
 import { targetName } from './target-set.ts'
@@ -30,8 +31,12 @@ export interface HealthCheckStepInput {
 export async function healthCheckStep(input: HealthCheckStepInput, task: Task): Promise<void> {
   const decision = selectForHealthCheck(input.vm.tags, input.settings)
   if (!decision.check) {
-    // No SR set is the common case: XO logs nothing for it.
-    if (decision.skip !== 'no-sr') task.info(decision.reason, { vm: input.vm.uuid })
+    // No SR set is the common case: XO logs nothing for it; else, as XO, a `health check` task says why.
+    if (decision.skip !== 'no-sr')
+      await task.run({ message: HEALTH_CHECK_TASK.healthCheck }, (check) => {
+        check.info(decision.reason, { vm: input.vm.uuid })
+        return Promise.resolve()
+      })
     return
   }
   const failures: { readonly target: string; readonly error: unknown }[] = []
