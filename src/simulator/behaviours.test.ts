@@ -98,10 +98,8 @@ describe('simulator behaviours (xapi.md §8.5)', () => {
   })
 
   it('#7 OPERATION_BLOCKED on a replica; its clone is startable', async () => {
-    const replica = (await x.call('VM.create', {
-      name_label: 'replica',
-      blocked_operations: { start: 'replica' },
-    })) as string
+    const replica = (await x.call('VM.clone', vm('build-agent'), 'replica')) as string
+    await x.call('VM.add_to_blocked_operations', replica, 'start', 'replica')
     assert.deepEqual(await x.fail('VM.start', replica, false, false), [
       'OPERATION_BLOCKED',
       replica,

@@ -1,6 +1,6 @@
 import type { CallContext, MethodDef, SimulatorContext } from './context.ts'
 import type { FaultRegistry } from './faults.ts'
-import { recordTypes } from './schema/index.ts'
+import { constructorRecordTypes, recordTypes } from './schema/index.ts'
 import type { TaskRunner } from './tasks.ts'
 import { newRef } from './db.ts'
 import { acquireVmOperation } from './methods/vm-checks.ts'
@@ -92,7 +92,8 @@ export class Dispatcher {
       const given: WireValue | undefined = args[i]
       return given === undefined
         ? (param.default as Value)
-        : coerceValue(given, param.type, param.name, recordTypes)
+        : // Record parameters are constructor records: only the fields `create` reads are unmarshalled.
+          coerceValue(given, param.type, param.name, constructorRecordTypes)
     })
     const session = def.session
       ? coerceValue(call.params[0] as WireValue, t.string, 'session_id', recordTypes)

@@ -95,12 +95,16 @@ function setMethods(cls: string, name: string, of: XapiType): MethodDef[] {
   ]
 }
 
-/** The `<Class>.create(record)` constructor: takes rw and ctor fields, mandatory ones must be present. */
+/**
+ * The `<Class>.create(record)` constructor (XAPI's generated server, `gen_server.ml`): takes the rw
+ * and ctor fields; other fields of the record are never read; a mandatory one that is absent fails
+ * `INTERNAL_ERROR ["Server_helpers.Dispatcher_FieldNotFound(\"<field>\")"]`.
+ */
 export function constructorFields(schema: ClassSchema, given: XapiRecord): Record<string, Value> {
   const out: Record<string, Value> = {}
   for (const field of schema.fields) {
     if (field.access === 'ro') continue
-    const value = given[field.name] ?? field.default
+    const value = given[field.name] ?? (field.mandatoryInCreate === true ? undefined : field.default)
     if (value === undefined) {
       throw new XapiFault('INTERNAL_ERROR', [`Server_helpers.Dispatcher_FieldNotFound("${field.name}")`])
     }

@@ -7,6 +7,7 @@ import type { XapiRecord } from '../types.ts'
 import { NULL_REF, t } from '../types.ts'
 import { XapiFault } from '../xapi-fault.ts'
 import { constructorFields } from './accessors.ts'
+import { destroyVdi } from './vdi-ops.ts'
 import { assertVmOperation } from './vm-checks.ts'
 
 const vmRef = t.ref('VM')
@@ -14,10 +15,9 @@ const vmRef = t.ref('VM')
 /** VM lifecycle methods (xapi.md §2.3): create, destroy, start, shutdowns, templates, operation checks. */
 export function vmMethods(): MethodDef[] {
   return [
-    method('VM.create', [p('args', t.record('VM'))], vmRef, (ctx, [args]) => {
-      const fields = constructorFields(vmSchema, args as XapiRecord)
-      return createVm(ctx.db, { ...fields, power_state: 'Halted' }, ctx.clock.now())
-    }, { async: true }), // prettier-ignore
+    method('VM.create', [p('args', t.record('VM'))], vmRef, (ctx, [args]) =>
+      createVmFromRecord(ctx.db, args as XapiRecord, ctx.clock.now()),
+    { async: true }), // prettier-ignore
     method('VM.destroy', [p('self', vmRef)], t.void, (ctx, [vm]) => {
       assertVmOperation(ctx.db, vm as string, 'destroy', ctx.operation)
       ctx.guests.stop(vm as string)
@@ -42,6 +42,13 @@ export function vmMethods(): MethodDef[] {
     method('VM.hard_shutdown', [p('vm', vmRef)], t.void, (ctx, [vm]) => {
       assertVmOperation(ctx.db, vm as string, 'hard_shutdown', ctx.operation)
       ctx.guests.stop(vm as string)
+      const record = ctx.db.get('VM', vm as string)
+      if (record.power_state === 'Suspended') {
+        // A suspended VM's memory image goes with the suspended state (`xapi_vm.ml hard_shutdown`).
+        const image = record.suspend_VDI as string
+        if (ctx.db.find('VDI', image) !== undefined) destroyVdi(ctx.db, image)
+        ctx.db.update('VM', vm as string, { suspend_VDI: NULL_REF })
+      }
       haltVm(ctx.db, vm as string)
       return ''
     }, { async: true, lockVm: 'hard_shutdown' }), // prettier-ignore
@@ -77,6 +84,50 @@ export function vmMethods(): MethodDef[] {
       throw new XapiFault('MESSAGE_REMOVED', []) // removed since CH 8.1 (xapi.md §1.4)
     }, { async: true }), // prettier-ignore
   ]
+}
+
+/**
+ * `VM.create(record)` as `xapi_vm.ml create` does it (xapi.md §2.3): the rw and ctor fields of the
+ * record (mandatory ones must be there), the rest ignored; a new uuid, no VBD or VIF, Halted —
+ * or Suspended when the record says so with a `suspend_VDI`, a `last_booted_record` and
+ * `last_boot_CPU_flags` — and `blocked_operations` empty whatever the record holds (XAPI creates
+ * the VM with none: set them after, with `VM.set_blocked_operations` or `add_to_blocked_operations`).
+ */
+export function createVmFromRecord(db: SimulatorDb, record: XapiRecord, nowMs: number): string {
+  const fields = constructorFields(vmSchema, record)
+  const state = fields.power_state as string
+  const suspended = state === 'Suspended'
+  if (state === 'Running' || state === 'Paused') {
+    throw new XapiFault('VM_BAD_POWER_STATE', [
+      'Bad power state for VM creation ',
+      state.toLowerCase(),
+      ' should be `Halted or `Suspended',
+    ])
+  }
+  if (!suspended && fields.suspend_VDI !== NULL_REF) {
+    throw new XapiFault('VM_BAD_POWER_STATE', [
+      'No suspend_VDI should be provided if VM created in `Halted state',
+    ])
+  }
+  const flags = fields.last_boot_CPU_flags as Readonly<Record<string, string>>
+  if (
+    suspended &&
+    (fields.suspend_VDI === NULL_REF || fields.last_booted_record === '' || Object.keys(flags).length === 0)
+  ) {
+    throw new XapiFault('VM_BAD_POWER_STATE', [
+      'VM created in `Suspended state needs a suspend_VDI, non empty last_booted_record and non empty last_boot_CPU_flags',
+    ])
+  }
+  return createVm(
+    db,
+    {
+      ...fields,
+      blocked_operations: {},
+      last_booted_record: suspended ? (fields.last_booted_record as string) : '',
+      last_boot_CPU_flags: suspended ? flags : {},
+    },
+    nowMs,
+  )
 }
 
 function freeDevices(refs: readonly string[], device: (ref: string) => string, count: number): string[] {

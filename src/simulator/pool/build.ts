@@ -127,6 +127,7 @@ function createControlDomain(db: SimulatorDb, host: string, hostName: string, no
     power_state: 'Running',
     resident_on: host,
     domid: 0,
+    domain_type: 'pv',
     metrics,
   })
   db.update('host', host, { control_domain: vm })

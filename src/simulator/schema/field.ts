@@ -14,6 +14,11 @@ export interface FieldDef {
   readonly access: FieldAccess
   /** Value when absent from a constructor record; undefined = mandatory in `<Class>.create`. */
   readonly default: Value | undefined
+  /**
+   * Mandatory in `<Class>.create` although the server has a value for it when it makes the object
+   * itself (XAPI datamodel fields without `default_value`, xapi.md §2.3 VM.create).
+   */
+  readonly mandatoryInCreate?: boolean
 }
 
 /** A class of the object database and its field table. */
@@ -58,6 +63,14 @@ export function f(name: string, type: XapiType, access: FieldAccess = 'ro', dflt
 /** A field `<Class>.create` requires (no default). */
 export function required(name: string, type: XapiType, access: FieldAccess = 'rw'): FieldDef {
   return { name, type, access, default: undefined }
+}
+
+/**
+ * A field `<Class>.create` requires from its caller (XAPI's datamodel gives it no default), with
+ * the value the server uses when it makes the object itself (pool build, copies, imports).
+ */
+export function mandatory(name: string, type: XapiType, access: FieldAccess = 'rw', dflt?: Value): FieldDef {
+  return { ...f(name, type, access, dflt), mandatoryInCreate: true }
 }
 
 /**

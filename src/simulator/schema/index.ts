@@ -50,6 +50,21 @@ export function recordTypes(cls: string): Readonly<Record<string, XapiType>> {
   return fieldTypes.get(cls) ?? {}
 }
 
+const constructorTypes = new Map(
+  CLASSES.map((c) => [
+    c.name,
+    Object.fromEntries(c.fields.filter((f) => f.access !== 'ro').map((field) => [field.name, field.type])),
+  ]),
+)
+
+/**
+ * Field name → type of the fields `<cls>.create` reads (rw and ctor): what a constructor's record
+ * parameter is unmarshalled by; its read-only fields are ignored whatever their value, as XAPI does.
+ */
+export function constructorRecordTypes(cls: string): Readonly<Record<string, XapiType>> {
+  return constructorTypes.get(cls) ?? {}
+}
+
 /** The field `name` of `schema`, or undefined. */
 export function fieldOf(schema: ClassSchema, name: string): FieldDef | undefined {
   return schema.fields.find((field) => field.name === name)
