@@ -1,19 +1,16 @@
 // `xapi-backup demo` (what `npm start` runs): the whole product in one minute against the built-in
-// simulator — a delta job twice with guest writes between, a full job once, the repository listed
-// and checked, one disk chain restored to a raw file and verified against the VM's disk.
-import { createHash } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
+// simulator — a delta job (to a remote and, continuous replication, to another SR) twice with guest
+// writes between, a full job once, the repository listed and checked, the replica shown, and the
+// newest backup of db-01 restored as a new VM whose disks are compared with the snapshot's.
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { pipeline } from 'node:stream/promises'
-import { Readable } from 'node:stream'
-import { chainToRaw } from '../formats/vhd/conversions.ts'
-import { VhdChain } from '../formats/vhd/vhd-chain.ts'
+import { restoreBackup, restoreTaskProperties } from '../engine/restore/restore-backup.ts'
+import type { Remote } from '../remotes/remote.ts'
 import { checkVmBackups } from '../repository/check.ts'
-import { resolveInVmDir, vmDir } from '../repository/layout.ts'
 import { listVmBackups } from '../repository/listing.ts'
-import { openRemoteFile } from '../repository/remote-file.ts'
 import type { TaskSink } from '../tasks/events.ts'
+import { runRootTask } from '../tasks/task.ts'
+import { HttpXapiClient } from '../xapi/http-xapi-client.ts'
 import { DEMO_POOL, startSimulator } from '../simulator/index.ts'
 import type { RunningSimulator } from '../simulator/index.ts'
 import { openRepository } from './open-repository.ts'
@@ -39,13 +36,76 @@ export interface DemoResult {
   readonly logs: readonly string[]
   /** Each run's name and status; a run that could not start is a `failure` with its error. */
   readonly runs: readonly { readonly name: string; readonly status: string; readonly error?: string }[]
-  readonly restoredFile: string
-  readonly restoredMatches: boolean
+  /** The VM restored from db-01's newest backup: each disk equal to the snapshot's (sha256)? */
+  readonly restored:
+    { readonly vmUuid: string; readonly backupId: string; readonly disksMatch: boolean } | undefined
+}
+
+/**
+ * Restores the newest backup of VM `name` into the pool's default SR (under a root `restore` task,
+ * the seed's tree, in the sink of a run named `restore`) and compares each restored disk with the
+ * snapshot disk it was backed up from.
+ */
+async function restoreNewest(
+  sim: RunningSimulator,
+  remote: Remote,
+  name: string,
+  hooks: DemoHooks,
+  runs: { name: string; status: string; error?: string }[],
+): Promise<DemoResult['restored']> {
+  const uuid = sim.db.get('VM', sim.pool.vms.get(name) ?? '').uuid as string
+  const backup = (await listVmBackups(remote, uuid, { useCache: false })).backups.at(-1)
+  if (backup?.metadata.mode !== 'delta') return undefined
+  const xapi = new HttpXapiClient({ url: sim.url, user: sim.username, password: sim.password })
+  const { sink, done } = await hooks.runSink('restore')
+  try {
+    const srRef = sim.pool.srs.get('Local storage') ?? ''
+    const srUuid = sim.db.get('SR', srRef).uuid as string
+    let made: { vmRef: string; vmUuid: string } | undefined
+    let error: string | undefined
+    try {
+      made = await runRootTask({ sink }, restoreTaskProperties(backup, srUuid), (task) =>
+        restoreBackup({ xapi, remote, backup, srRef, remoteName: 'demo-remote' }, task),
+      )
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e)
+    } finally {
+      runs.push({ name: 'restore', status: await done(), ...(error === undefined ? {} : { error }) })
+    }
+    if (made === undefined) return undefined
+    const byUuid = new Map([...sim.db.all('VDI')].map(([ref, r]) => [r.uuid as string, ref]))
+    let disksMatch = true
+    const restoredVbds = (sim.db.get('VM', made.vmRef).VBDs as string[])
+      .map((v) => sim.db.get('VBD', v))
+      .filter((v) => v.type === 'Disk')
+    for (const [ref, vdi] of Object.entries(backup.metadata.vdis)) {
+      const vbd = Object.values(backup.metadata.vbds).find((b) => b.VDI === ref)
+      const restoredVbd = restoredVbds.find((v) => v.userdevice === vbd?.userdevice)
+      const snapshotRef = byUuid.get(String(vdi.uuid))
+      if (restoredVbd === undefined || snapshotRef === undefined) {
+        disksMatch = false
+        continue
+      }
+      const want = await sim.storage.digest(snapshotRef)
+      const got = await sim.storage.digest(restoredVbd.VDI as string)
+      disksMatch &&= want === got
+      hooks.say(
+        `disk ${String(vdi.name_label)}: sha256 ${got.slice(0, 16)}…: ${want === got ? 'equal to the snapshot disk it was backed up from' : 'DIFFERENT from the snapshot disk'}`,
+      )
+    }
+    const vm = sim.db.get('VM', made.vmRef)
+    hooks.say(
+      `restored VM: ${vm.name_label as string} (${made.vmUuid}), tags ${(vm.tags as string[]).join(', ')}`,
+    )
+    return { vmUuid: made.vmUuid, backupId: backup.id, disksMatch }
+  } finally {
+    await xapi.disconnect()
+  }
 }
 
 function description(
   sim: RunningSimulator,
-  options: { id: string; name: string; mode: string; vms: string; remote: string },
+  options: { id: string; name: string; mode: string; vms: string; remote: string; sr?: string },
 ): string {
   return [
     '# A run description (the seed\'s "Run description object"); see README "Run a backup job".',
@@ -55,9 +115,10 @@ function description(
     `  mode: ${options.mode}`,
     '  type: backup',
     '  remotes: { id: demo-remote }',
+    ...(options.sr === undefined ? [] : [`  srs: { id: ${options.sr} }   # continuous replication`]),
     `  vms: ${options.vms}`,
     '  settings:',
-    "    '': { exportRetention: 3, snapshotRetention: 1 }",
+    `    '': { exportRetention: 3, snapshotRetention: 1${options.sr === undefined ? '' : ', copyRetention: 2'} }`,
     'remotes:',
     `  demo-remote: { url: "file://${options.remote}" }`,
     'schedule:',
@@ -72,17 +133,11 @@ function description(
   ].join('\n')
 }
 
-async function sha256(chunks: AsyncIterable<Uint8Array>): Promise<string> {
-  const hash = createHash('sha256')
-  for await (const chunk of chunks) hash.update(chunk)
-  return hash.digest('hex')
-}
-
 /**
  * Runs the demo in `dir` (emptied first): starts the simulator with the demo pool, writes the run
  * descriptions and the password file there, runs the delta job twice (guest writes between) and
- * the full job once, lists and checks the repository, restores one disk chain to a raw file and
- * compares it with the snapshot's disk. The simulator is always stopped before returning.
+ * the full job once, lists and checks the repository, restores db-01's newest backup as a new VM
+ * and compares its disks with the snapshot's. The simulator is always stopped before returning.
  */
 export async function runDemo(dir: string, hooks: DemoHooks): Promise<DemoResult> {
   await rm(dir, { recursive: true, force: true })
@@ -107,6 +162,7 @@ export async function runDemo(dir: string, hooks: DemoHooks): Promise<DemoResult
         mode: 'delta',
         vms: '{ tags: { __or: [[production]] } }',
         remote: remoteDir,
+        sr: sim.db.get('SR', sim.pool.srs.get('Shared NFS') ?? '').uuid as string,
       }),
     )
     await writeFile(
@@ -147,11 +203,9 @@ export async function runDemo(dir: string, hooks: DemoHooks): Promise<DemoResult
     await run('full-1', fullFile)
 
     const repository = await openRepository(`file://${remoteDir}`)
-    let restoredFile = ''
-    let restoredMatches = false
+    let restored: DemoResult['restored'] = undefined
     try {
       hooks.say('\n== the repository ==')
-      const db = sim.db.get('VM', sim.pool.vms.get('db-01') ?? '')
       for (const name of ['web-01', 'db-01', 'build-agent']) {
         const uuid = sim.db.get('VM', sim.pool.vms.get(name) ?? '').uuid as string
         const { backups } = await listVmBackups(repository.remote, uuid, { useCache: false })
@@ -161,34 +215,21 @@ export async function runDemo(dir: string, hooks: DemoHooks): Promise<DemoResult
           `  check: ${report.findings.length === 0 ? 'no findings' : `${report.findings.length} finding(s)`}`,
         )
       }
-      // Restore db-01's system disk from its newest backup and compare with the snapshot it came from.
-      const uuid = db.uuid as string
-      const newest = (await listVmBackups(repository.remote, uuid, { useCache: false })).backups.at(-1)
-      if (newest?.metadata.mode === 'delta') {
-        const [ref, path] = Object.entries(newest.metadata.vhds)[0] ?? []
-        const snapshotVdi = (newest.metadata.vdis[ref ?? ''] as { uuid?: string } | undefined)?.uuid
-        if (path !== undefined && snapshotVdi !== undefined) {
-          const vhd = resolveInVmDir(vmDir(uuid), path, 'vhds')
-          const chain = await VhdChain.open(vhd, (p) => openRemoteFile(repository.remote, p))
-          restoredFile = join(dir, 'restored-db-01-disk.raw')
-          try {
-            await pipeline(Readable.from(chainToRaw(chain)), createWriteStream(restoredFile))
-          } finally {
-            await chain.close()
-          }
-          const { createReadStream } = await import('node:fs')
-          const restored = await sha256(createReadStream(restoredFile))
-          const snapshotRef = [...sim.db.all('VDI')].find(([, r]) => r.uuid === snapshotVdi)?.[0] ?? ''
-          restoredMatches = restored === (await sim.storage.digest(snapshotRef))
+      hooks.say('\n== the replica (continuous replication to "Shared NFS") ==')
+      for (const [, vm] of sim.db.all('VM')) {
+        const other = vm.other_config as Record<string, string>
+        if (vm.is_a_snapshot !== true && other['xo:backup:sr'] !== undefined)
           hooks.say(
-            `\n== restore ==\n${vhd} → ${restoredFile}\n  sha256 ${restored.slice(0, 16)}…: ${restoredMatches ? 'equal to the snapshot disk it was backed up from' : 'DIFFERENT from the snapshot disk'}`,
+            `${vm.name_label as string}: tags ${(vm.tags as string[]).join(', ')}; start blocked: ${String((vm.blocked_operations as Record<string, string>).start !== undefined)}`,
           )
-        }
       }
+      // Restore db-01's newest backup as a new VM on the pool and compare its disks with the snapshot's.
+      hooks.say('\n== restore ==')
+      restored = await restoreNewest(sim, repository.remote, 'db-01', hooks, runs)
     } finally {
       await repository.close()
     }
-    return { dir, remoteUrl: `file://${remoteDir}`, logs, runs, restoredFile, restoredMatches }
+    return { dir, remoteUrl: `file://${remoteDir}`, logs, runs, restored }
   } finally {
     await sim.close()
   }

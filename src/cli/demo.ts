@@ -9,7 +9,7 @@ import type { CliIo } from './io.ts'
 import { CliExit, processIo } from './io.ts'
 import { createLiveSink, formatRunSummary } from './live/index.ts'
 
-/** Registers `demo [--dir <folder>]`: the simulator, a delta job twice, a full job, list, check, restore. */
+/** Registers `demo [--dir <folder>]`: the simulator, a delta job twice (remote + CR), a full job, list, check, restore. */
 export function registerDemoCommand(program: Command, io: CliIo): void {
   program
     .command('demo')
@@ -48,6 +48,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           `xapi-backup backups list ${result.remoteUrl}`,
           `xapi-backup backups check ${result.remoteUrl}`,
           `xapi-backup log show ${join(dir, 'delta-2.jsonl')}`,
+          `xapi-backup log show ${join(dir, 'restore.jsonl')}   # the seed's restore tree`,
           `xapi-backup vhd info $(ls ${join(dir, 'remote')}/xo-vm-backups/*/vdis/*/*/*.vhd | head -1)`,
           `xapi-backup run ${join(dir, 'delta-job.yaml')} --explain   # the effective settings`,
           'xapi-backup simulator   # a pool to point your own run descriptions at',
@@ -61,12 +62,11 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           1,
           `error: demo run${failed.length > 1 ? 's' : ''} ${failed.map((r) => `${r.name} ended ${r.status}${r.error === undefined ? '' : ` (${r.error})`}`).join(', ')}; see ${join(dir, `${failed[0]?.name ?? ''}.jsonl`)}`,
         )
-      if (!result.restoredMatches)
+      if (result.restored === undefined) throw new CliExit(1, 'error: no delta backup of db-01 was restored')
+      if (!result.restored.disksMatch)
         throw new CliExit(
           1,
-          result.restoredFile === ''
-            ? 'error: no delta backup of db-01 to restore'
-            : `error: the restored disk ${result.restoredFile} differs from its snapshot`,
+          `error: the VM ${result.restored.vmUuid} restored from ${result.restored.backupId} has a disk that differs from its snapshot`,
         )
     })
 }
