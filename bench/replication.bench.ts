@@ -25,7 +25,8 @@
 //   The newest replica of each job is compared once (first run) with the source disk.
 // `sync` runs (untimed) before every side, so neither side inherits the other's dirty pages.
 // The simulator writes its block file without fsync (its page cache), where dd fsyncs: see
-// BENCHMARKS.md. Peak RSS in the JSON is the child's (restore, CR, DR), a high-water mark over its runs.
+// BENCHMARKS.md. Peak RSS in the JSON is the child's (restore, CR, DR), a high-water mark over its runs;
+// the bench process's CPU during each side's job (the simulator's share of it) is logged at the end.
 // BENCH_REPLICATION_SIZES: comma-separated disk sizes, both benchmarks each (default "1GiB"),
 // e.g. BENCH_REPLICATION_SIZES=256MiB npm run bench -- --runs 2 restore-chain cr-vs-dr.
 import { randomFillSync } from 'node:crypto'
@@ -45,6 +46,7 @@ import { HttpXapiClient } from '../src/xapi/http-xapi-client.ts'
 import type { Benchmark, Sample, Side } from './harness.ts'
 import { run, startChildWorker, timeCommand } from './processes.ts'
 import type { ChildReport, ChildWorker } from './processes.ts'
+import { summarize } from './stats.ts'
 
 const MiB = 2 ** 20
 const GiB = 2 ** 30
@@ -233,6 +235,34 @@ async function bytesUnder(dir: string): Promise<number> {
   return total
 }
 
+/**
+ * The CPU seconds this process (the simulator: it does nothing else meanwhile) spends while `child`
+ * does one job, kept per side and logged at the end: the simulator's share of a side's work.
+ */
+class SimulatorCpu {
+  readonly #seconds = new Map<string, number[]>()
+
+  async during(side: string, child: ChildWorker): Promise<ChildReport> {
+    const before = process.cpuUsage()
+    const report = await child.request()
+    const used = process.cpuUsage(before)
+    const list = this.#seconds.get(side) ?? []
+    list.push((used.user + used.system) / 1e6)
+    this.#seconds.set(side, list)
+    return report
+  }
+
+  /** `side: min/median/max s` per side (warm-up included). */
+  describe(): string {
+    return [...this.#seconds]
+      .map(([side, values]) => {
+        const { min, median, max } = summarize(values)
+        return `${side} ${min}/${median}/${max} s`
+      })
+      .join(', ')
+  }
+}
+
 const sampleOf = (report: ChildReport): Sample => ({
   seconds: report.seconds,
   cpuSeconds: report.cpuSeconds,
@@ -279,13 +309,15 @@ function restoreChainBenchmark(label: string): Benchmark {
       const { sim } = bench
       const xapi = new HttpXapiClient({ url: sim.url, user: sim.username, password: sim.password })
       let worker: ChildWorker | undefined
+      const simulatorCpu = new SimulatorCpu()
       const closeAll = async (): Promise<void> => {
         await worker?.close()
         await xapi.disconnect().catch(() => undefined)
         const cpu = process.cpuUsage()
         log(
           `${name}: bench process with the simulator (not part of any figure): peak RSS ` +
-            `${mib(process.resourceUsage().maxRSS * 1024)}, CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s since it started`,
+            `${mib(process.resourceUsage().maxRSS * 1024)}, CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s since it started; ` +
+            `its CPU during each side's job (min/median/max, warm-up included): ${simulatorCpu.describe()}`,
         )
         await bench.close()
       }
@@ -355,7 +387,7 @@ function restoreChainBenchmark(label: string): Benchmark {
           work,
           async measure(): Promise<Sample> {
             await syncDisks()
-            const report = await restoreWorker.request()
+            const report = await simulatorCpu.during('restore', restoreWorker)
             if (report.bytes === undefined || report.bytes < allocatedBytes)
               throw new Error(
                 `${name}: the restore sent ${String(report.bytes)} bytes, expected ${allocatedBytes}+`,
@@ -455,12 +487,14 @@ function crVsDrBenchmark(label: string): Benchmark {
       const bench = await startBenchSimulator(simDir, sizeBytes)
       const { sim } = bench
       const workers: ChildWorker[] = []
+      const simulatorCpu = new SimulatorCpu()
       const closeAll = async (): Promise<void> => {
         for (const worker of workers) await worker.close()
         const cpu = process.cpuUsage()
         log(
           `${name}: bench process with the simulator (not part of any figure): peak RSS ` +
-            `${mib(process.resourceUsage().maxRSS * 1024)}, CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s since it started`,
+            `${mib(process.resourceUsage().maxRSS * 1024)}, CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s since it started; ` +
+            `its CPU during each side's job (min/median/max, warm-up included): ${simulatorCpu.describe()}`,
         )
         await bench.close()
       }
@@ -520,7 +554,7 @@ function crVsDrBenchmark(label: string): Benchmark {
           timeUnit: 's',
           async measure(): Promise<Sample> {
             await syncDisks()
-            const report = await drWorker.request()
+            const report = await simulatorCpu.during('DR', drWorker)
             await check(DR_JOB, 'DR', 2)
             return sampleOf(report)
           },
@@ -531,7 +565,7 @@ function crVsDrBenchmark(label: string): Benchmark {
           async measure(): Promise<Sample> {
             bench.rewrite(CR_CHANGED, 1000 + ++guestWrites)
             await syncDisks()
-            const report = await crWorker.request()
+            const report = await simulatorCpu.during('CR', crWorker)
             // One replica VM, updated in place; its snapshots (copyRetention) are not live VMs.
             await check(CR_JOB, 'CR', 1)
             return sampleOf(report)
