@@ -199,11 +199,13 @@ describe('replication to an SR (DR and CR) end to end', () => {
   })
 
   it(
-    'DR: five runs, copyRetention 2, each replica equal to the VM at its run',
+    'DR with a remote: five runs, copyRetention 2, each replica equal to the VM at its run',
     { timeout: 600_000 },
     async () => {
       const file = join(dir, 'dr.yaml')
-      await writeJob(file, { id: DR_JOB, mode: 'full', retention: 2 })
+      const remoteDir = join(dir, 'dr-remote')
+      await mkdir(remoteDir)
+      await writeJob(file, { id: DR_JOB, mode: 'full', retention: 2, remote: remoteDir })
       const web = vmRef('web')
       for (let n = 1; n <= 5; n++) {
         if (n > 1) sim.guestWrite(web, { seed: 100 + n, changedFraction: 0.25 })
@@ -226,6 +228,10 @@ describe('replication to an SR (DR and CR) end to end', () => {
         assert.deepEqual(await diskDigests(newest[0]), expected, `run ${n}: the newest replica equals the VM`)
         assertAttributes(newest[1], DR_JOB, 'Disaster Recovery')
         await assertBlockedButClonable(newest[0])
+        const { backups } = await listVmBackups(await openLocalRemote(remoteDir), uuidOf('VM', web), {
+          useCache: false,
+        })
+        assert.equal(backups.length, Math.min(n, 2), `run ${n}: the remote got the same XVA export`)
       }
     },
   )
