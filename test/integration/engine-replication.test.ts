@@ -76,7 +76,7 @@ describe('replication to an SR (DR and CR) end to end', () => {
 
   async function writeJob(
     file: string,
-    job: { id: string; mode: string; retention: number; remote?: string },
+    job: { id: string; mode: string; retention: number; remote?: string; extra?: string },
   ) {
     await writeFile(
       file,
@@ -90,7 +90,7 @@ describe('replication to an SR (DR and CR) end to end', () => {
         ...(job.remote === undefined ? [] : ['  remotes: { id: nas }']),
         `  vms: { id: ${uuidOf('VM', vmRef('web'))} }`,
         '  settings:',
-        `    '': { copyRetention: ${job.retention}, exportRetention: 2 }`,
+        `    '': { copyRetention: ${job.retention}, exportRetention: 2${job.extra ?? ''} }`,
         ...(job.remote === undefined ? [] : ['remotes:', `  nas: { url: "file://${job.remote}" }`]),
         'schedule:',
         `  id: ${SCHEDULE}`,
@@ -282,6 +282,42 @@ describe('replication to an SR (DR and CR) end to end', () => {
       )
       // No disk left behind on the replica SR: each belongs to a replica or a target snapshot.
       assert.deepEqual(orphanVdis(), [], 'no orphan VDI on the replica SR')
+    },
+  )
+
+  it(
+    'CR of checkpoints with a remote: the memory goes to the remote only, the replica has the disks',
+    { timeout: 600_000 },
+    async () => {
+      const remoteDir = join(dir, 'checkpoint-remote')
+      await mkdir(remoteDir)
+      const file = join(dir, 'checkpoint.yaml')
+      const jobId = '2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e'
+      await writeJob(file, {
+        id: jobId,
+        mode: 'delta',
+        retention: 2,
+        remote: remoteDir,
+        extra: ', checkpointSnapshot: true',
+      })
+      const web = vmRef('web')
+      for (let n = 1; n <= 2; n++) {
+        if (n > 1) sim.guestWrite(web, { seed: 300 + n, changedFraction: 0.1 })
+        const expected = await diskDigests(web)
+        const nodes = await run(file, n)
+        const exportTask = exportToSr(nodes, n)
+        assert.ok(
+          allNodes([exportTask]).some((t) =>
+            t.infos.some((i) => i.message === "the checkpoint's memory is not replicated"),
+          ),
+          `run ${n}: the memory disk is named as not replicated`,
+        )
+        const { vms } = replicas(jobId)
+        assert.equal(vms.length, 1, `run ${n}: one live replica VM`)
+        const [replicaRef] = vms[0] as [string, Row]
+        assert.deepEqual(await diskDigests(replicaRef), expected, `run ${n}: the replica equals the VM`)
+        assert.deepEqual(orphanVdis(), [], `run ${n}: no orphan VDI (no memory disk) on the replica SR`)
+      }
     },
   )
 })

@@ -126,7 +126,32 @@ class SrDeltaTarget implements BackupTarget {
       )
   }
 
-  async transfer(context: VmRunContext, deltaExport: DeltaExport, task: Task): Promise<TransferResult> {
+  async transfer(context: VmRunContext, exported: DeltaExport, task: Task): Promise<TransferResult> {
+    // A checkpoint's memory (a disk no VBD holds) is not replicated: a replica is never resumed.
+    // Its blocks are still read, to the end, so that the other targets sharing the export go on.
+    const attached = new Set(Object.values(exported.vbds).map((vbd) => vbd.VDI))
+    const skipped = exported.disks.filter((d) => !attached.has(d.snapshotVdiRef))
+    const deltaExport: DeltaExport = {
+      ...exported,
+      disks: exported.disks.filter((d) => !skipped.includes(d)),
+    }
+    if (skipped.length > 0)
+      task.info("the checkpoint's memory is not replicated", {
+        vdis: skipped.map((d) => exported.vdis[d.snapshotVdiRef]?.uuid ?? d.snapshotVdiRef),
+      })
+    const drained = Promise.all(
+      skipped.map(async (disk) => {
+        for await (const _block of disk.source.blocks());
+      }),
+    )
+    try {
+      return await this.#transfer(context, deltaExport, task)
+    } finally {
+      await drained.catch(() => undefined)
+    }
+  }
+
+  async #transfer(context: VmRunContext, deltaExport: DeltaExport, task: Task): Promise<TransferResult> {
     return task.run(
       { message: 'transfer' },
       async (transfer) => {
