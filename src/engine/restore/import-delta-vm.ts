@@ -251,7 +251,8 @@ async function build(
       { vdiRef, source: disk.source, ...(signal === undefined ? {} : { signal }) },
       progressTo(task, (fraction) => before + fraction * share, total),
     ).catch((error: unknown) => {
-      if (error instanceof RestoreError)
+      // importVdiContent names the VDI by ref only: say which disk (a source's error names it already).
+      if (error instanceof RestoreError && error.code === 'RESTORE_IMPORT_FAILED')
         throw new RestoreError(
           error.code,
           `${describeDisk(disk.vdiRef, input.vdis[disk.vdiRef])}: ${error.message}`,

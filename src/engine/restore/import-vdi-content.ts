@@ -10,7 +10,7 @@ import { newUuid } from '../../shared/ids.ts'
 import type { Task } from '../../tasks/task.ts'
 import type { XapiClient, XapiRef } from '../../xapi/types.ts'
 import { RestoreError } from './restore-error.ts'
-import { uploadSettledByTask } from './upload.ts'
+import { destroyTask, uploadSettledByTask } from './upload.ts'
 
 // The stream's footer timestamp: XAPI reads the blocks and drops the VHD itself, so no clock is
 // needed; the VHD epoch (2000-01-01) is the format's zero.
@@ -43,15 +43,25 @@ export async function importVdiContent(
   // The source's own error (a truncated VHD, a cut export) says more than the upload it broke.
   let sourceError: { readonly error: unknown } | undefined
   async function* counted(): AsyncGenerator<Uint8Array> {
+    const chunks = stream.chunks()
     try {
-      for await (const chunk of stream.chunks()) {
-        yield chunk
-        sent += chunk.byteLength
+      for (;;) {
+        // Only what pulling the source throws is the source's error: an error thrown in at the
+        // yield (the upload's socket reset, destroying this generator) is the upload's.
+        let next: IteratorResult<Uint8Array>
+        try {
+          next = await chunks.next()
+        } catch (error) {
+          sourceError = { error }
+          throw error
+        }
+        if (next.done === true) return
+        yield next.value
+        sent += next.value.byteLength
         task?.progress(sent, total)
       }
-    } catch (error) {
-      sourceError = { error }
-      throw error
+    } finally {
+      await chunks.return(undefined)
     }
   }
   const taskRef = await xapi.call('task.create', ['VDI import', `xapi-backup: content of VDI ${vdiRef}`])
@@ -75,7 +85,7 @@ export async function importVdiContent(
       { details: { object: vdiRef, sentBytes: sent, totalBytes: total }, cause: error },
     )
   } finally {
-    await xapi.call('task.destroy', [taskRef]).catch(() => undefined)
+    await destroyTask(xapi, taskRef)
   }
   return { sizeBytes: total }
 }

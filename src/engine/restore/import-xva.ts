@@ -10,7 +10,7 @@ import type { Task } from '../../tasks/task.ts'
 import type { XapiClient, XapiRef, XapiValue } from '../../xapi/types.ts'
 import { RestoreError } from './restore-error.ts'
 import { describeLeftovers, Rollback } from './rollback.ts'
-import { uploadSettledByTask } from './upload.ts'
+import { cancelAndWait, destroyTask, uploadSettledByTask } from './upload.ts'
 
 /** What importXva reads and where it puts the VM. */
 export interface XvaImportInput {
@@ -22,9 +22,6 @@ export interface XvaImportInput {
   readonly clock?: Clock
 }
 
-// How long a failed import's XAPI task is waited for after its cancel, before leftovers are looked for.
-const CANCEL_WAIT_MS = 60_000
-
 /** The first VM ref of an import task's result (a ref set; one ref alone is accepted too). */
 function firstVm(result: XapiValue): XapiRef | undefined {
   const refs = Array.isArray(result) ? (result as readonly XapiValue[]) : [result]
@@ -34,8 +31,7 @@ function firstVm(result: XapiValue): XapiRef | undefined {
 
 /** Cancels the import task, waits (bounded) for it to end, then destroys what still names it. */
 async function removeImportLeftovers(xapi: XapiClient, taskRef: XapiRef, clock?: Clock): Promise<string> {
-  await xapi.call('task.cancel', [taskRef]).catch(() => undefined)
-  await xapi.waitTask(taskRef, { signal: AbortSignal.timeout(CANCEL_WAIT_MS) }).catch(() => undefined)
+  await cancelAndWait(xapi, taskRef)
   const rollback = new Rollback(xapi, clock)
   const [vms, vdis] = await Promise.all([xapi.getAllRecords('VM'), xapi.getAllRecords('VDI')])
   for (const [ref, vm] of vms) if (vm.other_config.import_task === taskRef) rollback.add('VM', ref)
@@ -94,6 +90,8 @@ export async function importXva(
     })
     // XAPI may have finished before the stream's end: read the rest, so its checksum is verified.
     while (!state.finished) await pull()
+    // A pull still in flight when the upload ended may have failed on its own, unawaited.
+    if (sourceError !== undefined) throw sourceError.error
     const vmRef = firstVm(result)
     if (vmRef === undefined)
       throw new RestoreError(
@@ -124,6 +122,6 @@ export async function importXva(
     )
   } finally {
     if (!state.finished) await iterator.return?.().catch(() => undefined)
-    await xapi.call('task.destroy', [taskRef]).catch(() => undefined)
+    await destroyTask(xapi, taskRef)
   }
 }

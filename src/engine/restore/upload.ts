@@ -10,6 +10,8 @@ import type { ResourceQuery, XapiClient, XapiRef, XapiValue } from '../../xapi/t
 
 // How long the task of a failed upload is waited for before the upload's own error is kept.
 const SETTLE_WAIT_MS = 120_000
+// How long a cancelled task is waited for: a handler stops at its next read or write.
+const CANCEL_WAIT_MS = 30_000
 
 /** One upload: where, what, how long, in which task. */
 export interface TaskUpload {
@@ -24,10 +26,47 @@ export interface TaskUpload {
   readonly sourceFailed: () => boolean
 }
 
+const FINISHED = new Set(['success', 'failure', 'cancelled'])
+
+/** True when the task has ended (or is gone); false while pending or cancelling. */
+async function isFinished(xapi: XapiClient, taskRef: XapiRef): Promise<boolean> {
+  try {
+    const status = await xapi.call('task.get_status', [taskRef])
+    return typeof status !== 'string' || FINISHED.has(status)
+  } catch {
+    return true
+  }
+}
+
+/**
+ * Cancels `taskRef` unless it has ended and waits (bounded) for it to end, so that XAPI releases
+ * the VDI its handler holds before any cleanup. A task whose handler never ran (the request was
+ * aborted before XAPI read it) never ends by itself: once the wait is over it is set `cancelled`
+ * (what XO does before destroying a task), so a later call returns at once.
+ */
+export async function cancelAndWait(xapi: XapiClient, taskRef: XapiRef): Promise<void> {
+  if (await isFinished(xapi, taskRef)) return
+  await xapi.call('task.cancel', [taskRef]).catch(() => undefined)
+  await xapi.waitTask(taskRef, { signal: AbortSignal.timeout(CANCEL_WAIT_MS) }).catch(() => undefined)
+  if (!(await isFinished(xapi, taskRef)))
+    await xapi.call('task.set_status', [taskRef, 'cancelled']).catch(() => undefined)
+}
+
+/**
+ * Destroys a task made by `task.create`; one still pending (its handler never ran) is first set
+ * `cancelled`, as XO does, since XAPI only marks a pending task for destruction.
+ */
+export async function destroyTask(xapi: XapiClient, taskRef: XapiRef): Promise<void> {
+  if (!(await isFinished(xapi, taskRef)))
+    await xapi.call('task.set_status', [taskRef, 'cancelled']).catch(() => undefined)
+  await xapi.call('task.destroy', [taskRef]).catch(() => undefined)
+}
+
 /**
  * PUTs the upload and returns its task's decoded result. A failure other than an abort or the
  * source's own is settled by waiting (bounded) for the task: its result if it succeeded, its
- * XapiError if it failed, else the PUT's error.
+ * XapiError if it failed, else the PUT's error. Whenever it throws, the task was cancelled (if
+ * still running) and waited for first: XAPI holds the VDI attached while its handler runs.
  */
 export async function uploadSettledByTask(xapi: XapiClient, upload: TaskUpload): Promise<XapiValue> {
   const { signal } = upload
@@ -38,17 +77,19 @@ export async function uploadSettledByTask(xapi: XapiClient, upload: TaskUpload):
       ...(signal === undefined ? {} : { signal }),
     })
   } catch (error) {
-    if (signal?.aborted === true || isAbortError(error) || upload.sourceFailed()) throw error
-    const bounded = AbortSignal.timeout(SETTLE_WAIT_MS)
-    const outcome = await xapi
-      .waitTask(upload.taskRef, {
-        signal: signal === undefined ? bounded : AbortSignal.any([signal, bounded]),
-      })
-      .then(
-        (result) => ({ result }),
-        (taskError: unknown) => ({ taskError }),
-      )
+    if (signal?.aborted === true || isAbortError(error) || upload.sourceFailed()) {
+      await cancelAndWait(xapi, upload.taskRef)
+      throw error
+    }
+    const outcome = await xapi.waitTask(upload.taskRef, { signal: AbortSignal.timeout(SETTLE_WAIT_MS) }).then(
+      (result) => ({ result }),
+      (taskError: unknown) => ({ taskError }),
+    )
     if ('result' in outcome) return outcome.result
-    throw isAbortError(outcome.taskError) ? error : outcome.taskError
+    if (isAbortError(outcome.taskError)) {
+      await cancelAndWait(xapi, upload.taskRef)
+      throw error
+    }
+    throw outcome.taskError
   }
 }

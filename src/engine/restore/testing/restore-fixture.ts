@@ -136,6 +136,26 @@ async function digestsOf(sim: RunningSimulator, vm: string): Promise<Map<string,
   return out
 }
 
+/** sha256 of every file under `root`, by path relative to it. */
+export async function digestFolder(root: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>()
+  const walk = async (folder: string): Promise<void> => {
+    for (const entry of await readdir(folder, { withFileTypes: true })) {
+      const path = join(folder, entry.name)
+      if (entry.isDirectory()) await walk(path)
+      else
+        out.set(
+          relative(root, path),
+          createHash('sha256')
+            .update(await readFile(path))
+            .digest('hex'),
+        )
+    }
+  }
+  await walk(root)
+  return out
+}
+
 /** The newest snapshot of `vm` (by snapshot_time), or undefined. */
 function newestSnapshot(sim: RunningSimulator, vm: string): string | undefined {
   const time = (ref: string): string => {
@@ -243,24 +263,7 @@ export async function startRestoreFixture(
         .map(([ref]) => ref)
         .sort(),
     }),
-    async remoteDigests() {
-      const out = new Map<string, string>()
-      const walk = async (folder: string): Promise<void> => {
-        for (const entry of await readdir(folder, { withFileTypes: true })) {
-          const path = join(folder, entry.name)
-          if (entry.isDirectory()) await walk(path)
-          else
-            out.set(
-              relative(remoteDir, path),
-              createHash('sha256')
-                .update(await readFile(path))
-                .digest('hex'),
-            )
-        }
-      }
-      await walk(remoteDir)
-      return out
-    },
+    remoteDigests: () => digestFolder(remoteDir),
     async close() {
       await xapi.disconnect().catch(() => undefined)
       await sim.close()
