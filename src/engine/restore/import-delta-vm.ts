@@ -222,6 +222,13 @@ async function build(
     xapi.call('VM.create', [vmCreate]),
   )
   rollback.add('VM', vmRef)
+  // XAPI's VM.create ignores the record's blocked_operations (xapi_vm.ml create): block start now,
+  // before any disk exists, so the VM cannot be booted while its disks are half-written.
+  await step(
+    `blocking the start of VM ${JSON.stringify(input.nameLabel)} while it is imported`,
+    input.nameLabel,
+    () => xapi.call('VM.set_blocked_operations', [vmRef, { ...IMPORTING_BLOCKED_OPERATIONS }]),
+  )
   const vdiRefs = new Map<string, XapiRef>()
   for (const disk of input.disks) {
     signal?.throwIfAborted()
