@@ -13,6 +13,7 @@ type Register = (program: Command, io: CliIo) => void
 // (start-up is mostly module loading; issue: start-up cost). In the order `--help` lists them.
 const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   run: async () => (await import('./run.ts')).registerRunCommand,
+  restore: async () => (await import('./restore.ts')).registerRestoreCommand,
   demo: async () => (await import('./demo.ts')).registerDemoCommand,
   log: async () => (await import('./log.ts')).registerLogCommands,
   backups: async () => (await import('./backups.ts')).registerBackupsCommands,

@@ -3,7 +3,8 @@
 // chains through importDeltaVm. Then the restored VM is tagged, named after the backup's time,
 // described, and stripped of backup bookkeeping. Task tree (seed "During restoration"): the
 // caller's `restore` task (restoreTaskProperties) holds one `transfer` ending with `{ id, size }`.
-import type { Remote } from '../../remotes/remote.ts'
+import type { Readable } from 'node:stream'
+import type { ReadOptions, Remote } from '../../remotes/remote.ts'
 import type { BackupListing } from '../../repository/listing.ts'
 import type { DeltaBackupMetadata } from '../../repository/metadata.ts'
 import { readFullBackupXva } from '../../repository/read-backup.ts'
@@ -98,18 +99,38 @@ async function importFull(
   const [xva] = backup.files
   if (xva === undefined) throw new RestoreError('RESTORE_BACKUP_UNUSABLE', `${backup.id}: names no XVA`)
   const { sizeBytes: lengthBytes } = await remote.stat(xva)
-  const stream = await readFullBackupXva(remote, backup, signal === undefined ? {} : { signal })
-  return importXva(
-    xapi,
-    {
-      stream,
-      lengthBytes,
-      srRef,
-      ...(signal === undefined ? {} : { signal }),
-      ...(input.clock === undefined ? {} : { clock: input.clock }),
+  // The XVA's read stream is kept, to be closed whatever happens: an import that fails before
+  // reading it would otherwise leave the file open. No signal on the read itself: the upload's
+  // abort stops the reading, and a stream aborted before anyone listens would throw unhandled.
+  const opened: Readable[] = []
+  const capturing = new Proxy(remote, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target)
+      if (typeof value !== 'function') return value
+      if (property !== 'read') return (value as (...args: unknown[]) => unknown).bind(target)
+      return async (path: string, options?: ReadOptions) => {
+        const stream = await target.read(path, options)
+        opened.push(stream)
+        return stream
+      }
     },
-    transfer,
-  )
+  })
+  try {
+    const stream = await readFullBackupXva(capturing, backup)
+    return await importXva(
+      xapi,
+      {
+        stream,
+        lengthBytes,
+        srRef,
+        ...(signal === undefined ? {} : { signal }),
+        ...(input.clock === undefined ? {} : { clock: input.clock }),
+      },
+      transfer,
+    )
+  } finally {
+    for (const stream of opened) stream.destroy()
+  }
 }
 
 async function importDelta(

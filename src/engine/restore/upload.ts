@@ -10,8 +10,11 @@ import type { ResourceQuery, XapiClient, XapiRef, XapiValue } from '../../xapi/t
 
 // How long the task of a failed upload is waited for before the upload's own error is kept.
 const SETTLE_WAIT_MS = 120_000
-// How long a cancelled task is waited for: a handler stops at its next read or write.
-const CANCEL_WAIT_MS = 30_000
+// How long a cancelled task is waited for. Its upload's connection is gone by then, so a running
+// handler fails at its next read, within moments; a task whose request never reached XAPI never
+// ends, and this is what a Ctrl-C at the very start of a transfer waits. A handler slower than
+// this only makes the rollback retry its VDI.destroy (VDI_IN_USE) a few times.
+const CANCEL_WAIT_MS = 5_000
 
 /** One upload: where, what, how long, in which task. */
 export interface TaskUpload {
