@@ -55,6 +55,26 @@ function naming(source: BlockSource, what: string): BlockSource {
 }
 
 /**
+ * `source` cut to `recordedSizeBytes` (the VDI's virtual_size in the metadata) when it is larger
+ * only by unallocated space: a VHD made by another tool (qemu-img rounds sizes up to a disk
+ * geometry) then restores to the disk size the VM had. Unchanged when no smaller size is recorded,
+ * or when an allocated block reaches past it (no data is ever dropped).
+ */
+export function fitToRecordedSize(source: BlockSource, recordedSizeBytes: unknown): BlockSource {
+  const size = recordedSizeBytes
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0 || size % 512 !== 0) return source
+  const { blockSize, blockIndexes } = source
+  if (size >= source.virtualSize || blockIndexes.some((index) => (index + 1) * blockSize > size))
+    return source
+  return {
+    virtualSize: size,
+    blockSize,
+    blockIndexes,
+    blocks: () => source.blocks(),
+  }
+}
+
+/**
  * Opens the chain of each of `vdiRefs` (keys of the delta backup's `vhds`) on `remote`: its VHD
  * path resolved inside the VM folder, each parent locator too, each parent's UUID checked. Throws
  * RestoreError RESTORE_BACKUP_UNUSABLE naming the backup, the disk and the file (a path outside

@@ -38,7 +38,15 @@ describe('planVmCreate', () => {
     assert.equal(record.affinity, 'OpaqueRef:NULL')
     assert.equal(record.VCPUs_max, 4)
     assert.equal(record.memory_static_max, 2 ** 31)
-    assert.equal(record.memory_dynamic_max, undefined, 'a string where a number belongs is dropped')
+    // A string where a number belongs is dropped; three of four memory fields missing: all get the one given.
+    for (const field of [
+      'memory_static_min',
+      'memory_dynamic_min',
+      'memory_dynamic_max',
+      'memory_static_max',
+    ])
+      assert.equal(record[field], 2 ** 31, field)
+    assert.equal(record.VCPUs_at_startup, 2)
     assert.deepEqual(record.platform, { acpi: '1' })
     assert.deepEqual(record.HVM_boot_params, {}, 'a null map is an empty one')
     assert.equal(record.has_vendor_device, undefined)
@@ -54,8 +62,23 @@ describe('planVmCreate', () => {
       assert.equal(record[field], undefined, `${field} is the pool's own`)
   })
 
-  it('gives an almost empty record (XO metadata of a snapshot) the fields older XAPIs require', () => {
-    const record = planVmCreate({ uuid: 'u', is_a_snapshot: true }, overrides)
+  it('gives an almost empty record (XO metadata of a snapshot) the fields VM.create requires', () => {
+    const record = planVmCreate({ uuid: 'u', is_a_snapshot: true, actions_after_crash: 'explode' }, overrides)
+    assert.deepEqual(
+      [record.user_version, record.VCPUs_max, record.VCPUs_at_startup, record.affinity, record.is_a_template],
+      [1, 1, 1, 'OpaqueRef:NULL', false],
+    )
+    for (const field of [
+      'memory_static_min',
+      'memory_dynamic_min',
+      'memory_dynamic_max',
+      'memory_static_max',
+    ])
+      assert.equal(record[field], 1024 ** 3, field)
+    assert.deepEqual(
+      [record.actions_after_shutdown, record.actions_after_reboot, record.actions_after_crash],
+      ['destroy', 'restart', 'restart'],
+    )
     for (const field of [
       'name_description',
       'PV_bootloader',
@@ -67,6 +90,32 @@ describe('planVmCreate', () => {
       assert.equal(record[field], '', field)
     assert.deepEqual([record.platform, record.HVM_boot_params, record.VCPUs_params], [{}, {}, {}])
   })
+})
+
+describe('planVmCreate: memory and vCPUs', () => {
+  const GiB = 1024 ** 3
+  const cases: [string, Record<string, unknown>, number[], number[]][] = [
+    ['all four, ordered: kept', { memory_static_min: GiB, memory_dynamic_min: 2 * GiB, memory_dynamic_max: 3 * GiB, memory_static_max: 4 * GiB }, [GiB, 2 * GiB, 3 * GiB, 4 * GiB], [1, 1]],
+    ['out of order: the largest for all', { memory_static_min: 4 * GiB, memory_dynamic_min: GiB, memory_dynamic_max: GiB, memory_static_max: 2 * GiB }, [4 * GiB, 4 * GiB, 4 * GiB, 4 * GiB], [1, 1]],
+    ['negative or zero: ignored', { memory_static_min: -1, memory_dynamic_min: 0, memory_dynamic_max: 0.5, memory_static_max: 'x' }, [GiB, GiB, GiB, GiB], [1, 1]],
+    ['vCPUs: max only', { VCPUs_max: 8 }, [GiB, GiB, GiB, GiB], [8, 8]],
+    ['vCPUs: at startup only', { VCPUs_at_startup: 3 }, [GiB, GiB, GiB, GiB], [3, 3]],
+    ['vCPUs: at startup above max', { VCPUs_max: 2, VCPUs_at_startup: 4 }, [GiB, GiB, GiB, GiB], [4, 4]],
+  ] // prettier-ignore
+  for (const [name, vm, memory, vcpus] of cases)
+    it(name, () => {
+      const record = planVmCreate(vm, overrides)
+      assert.deepEqual(
+        [
+          record.memory_static_min,
+          record.memory_dynamic_min,
+          record.memory_dynamic_max,
+          record.memory_static_max,
+        ],
+        memory,
+      )
+      assert.deepEqual([record.VCPUs_max, record.VCPUs_at_startup], vcpus)
+    })
 })
 
 describe('planVdiCreate, planVbdCreate, planVifCreate', () => {

@@ -39,20 +39,65 @@ export function stringSet(value: unknown): string[] {
 const VM_STRINGS = [
   'name_description', 'PV_bootloader', 'PV_kernel', 'PV_ramdisk', 'PV_args', 'PV_bootloader_args',
   'PV_legacy_args', 'HVM_boot_policy', 'PCI_bus', 'recommendations', 'ha_restart_priority',
-  'actions_after_shutdown', 'actions_after_reboot', 'actions_after_crash', 'domain_type',
+  'domain_type',
 ] as const // prettier-ignore
-const VM_NUMBERS = [
-  'user_version', 'memory_static_max', 'memory_dynamic_max', 'memory_dynamic_min', 'memory_static_min',
-  'VCPUs_max', 'VCPUs_at_startup', 'HVM_shadow_multiplier', 'order', 'start_delay', 'shutdown_delay',
-  'hardware_platform_version',
-] as const // prettier-ignore
+const VM_NUMBERS = ['user_version', 'HVM_shadow_multiplier', 'order', 'start_delay', 'shutdown_delay', 'hardware_platform_version'] as const // prettier-ignore
 const VM_MAPS = ['VCPUs_params', 'HVM_boot_params', 'platform', 'xenstore_data', 'NVRAM'] as const
 const VM_BOOLEANS = ['has_vendor_device'] as const
-// Fields older XAPIs require in VM.create: given their empty values when the record lacks them.
+// Fields the datamodel gives no default, so VM.create fails without them: their empty values when
+// the record lacks them (XO's metadata of a snapshot may hold a few fields only).
 const VM_REQUIRED_STRINGS = [
   'name_description', 'PV_bootloader', 'PV_kernel', 'PV_ramdisk', 'PV_args', 'PV_bootloader_args',
   'PV_legacy_args', 'HVM_boot_policy', 'PCI_bus', 'recommendations',
 ] as const // prettier-ignore
+const MEMORY_FIELDS = [
+  'memory_static_min',
+  'memory_dynamic_min',
+  'memory_dynamic_max',
+  'memory_static_max',
+] as const
+// What a record without its memory gets: a VM the user can resize, rather than one XAPI refuses.
+const DEFAULT_MEMORY_BYTES = 1024 ** 3
+// XAPI's values for a new VM (xapi.md §2.1), when the record has none or an unknown one.
+const ACTIONS = {
+  actions_after_shutdown: { values: ['destroy', 'restart'], fallback: 'destroy' },
+  actions_after_reboot: { values: ['destroy', 'restart'], fallback: 'restart' },
+  actions_after_crash: {
+    values: [
+      'destroy',
+      'coredump_and_destroy',
+      'restart',
+      'coredump_and_restart',
+      'preserve',
+      'rename_restart',
+    ],
+    fallback: 'restart',
+  },
+} as const
+
+const isCount = (value: unknown): value is number =>
+  isNumber(value) && Number.isSafeInteger(value) && value > 0
+
+/**
+ * The four memory fields: the record's when all four are there and ordered (static_min ≤
+ * dynamic_min ≤ dynamic_max ≤ static_max), else the largest one given (or DEFAULT_MEMORY_BYTES) for all.
+ */
+function memoryOf(vm: LooseRecord): Record<(typeof MEMORY_FIELDS)[number], number> {
+  const given = MEMORY_FIELDS.map((field) => vm[field])
+  const ordered = given.every(isCount) && given.every((v, i) => i === 0 || (given[i - 1] as number) <= v)
+  const uniform = given.filter(isCount).reduce((a, b) => Math.max(a, b), 0) || DEFAULT_MEMORY_BYTES
+  return Object.fromEntries(
+    MEMORY_FIELDS.map((field, i) => [field, ordered ? (given[i] as number) : uniform]),
+  ) as Record<(typeof MEMORY_FIELDS)[number], number>
+}
+
+/** VCPUs_max and VCPUs_at_startup: the record's, the one given for both, or 1; at_startup ≤ max. */
+function vcpusOf(vm: LooseRecord): { VCPUs_max: number; VCPUs_at_startup: number } {
+  const max = isCount(vm.VCPUs_max) ? vm.VCPUs_max : undefined
+  const atStartup = isCount(vm.VCPUs_at_startup) ? vm.VCPUs_at_startup : undefined
+  const VCPUs_max = Math.max(max ?? atStartup ?? 1, atStartup ?? 1)
+  return { VCPUs_max, VCPUs_at_startup: Math.min(atStartup ?? VCPUs_max, VCPUs_max) }
+}
 
 /** What planVmCreate sets over the record's own values. */
 export interface VmCreateOverrides {
@@ -64,16 +109,22 @@ export interface VmCreateOverrides {
 }
 
 /**
- * The VM.create record of a VM like `vm`: its configuration fields of the right type, never a
- * template, a snapshot or HA-protected (reference §4 step 2), with `overrides` for the name, tags,
- * other_config and blocked operations; refs (affinity, suspend_VDI…) stay NULL.
+ * The VM.create record of a VM like `vm`: its configuration fields of the right type (with XAPI's
+ * values for a new VM, or 1 GiB of memory, where the record lacks a field VM.create requires),
+ * never a template, a snapshot or HA-protected (reference §4 step 2), with `overrides` for the
+ * name, tags, other_config and blocked operations (XAPI ignores those in VM.create: set them after
+ * too); refs (affinity, suspend_VDI…) stay NULL.
  */
 export function planVmCreate(vm: LooseRecord, overrides: VmCreateOverrides): CreateFields {
-  const out: CreateFields = {}
+  const out: CreateFields = { user_version: 1, ...memoryOf(vm), ...vcpusOf(vm) }
   for (const field of VM_REQUIRED_STRINGS) out[field] = ''
   out.HVM_boot_params = {}
   out.platform = {}
   out.VCPUs_params = {}
+  for (const [field, { values, fallback }] of Object.entries(ACTIONS)) {
+    const value = vm[field]
+    out[field] = isString(value) && (values as readonly string[]).includes(value) ? value : fallback
+  }
   for (const field of VM_STRINGS) if (isString(vm[field])) out[field] = vm[field]
   for (const field of VM_NUMBERS) if (isNumber(vm[field])) out[field] = vm[field]
   for (const field of VM_MAPS) if (vm[field] !== undefined) out[field] = stringMap(vm[field])

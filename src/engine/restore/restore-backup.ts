@@ -13,7 +13,7 @@ import { systemClock } from '../../shared/clock.ts'
 import { STEP } from '../../tasks/events.ts'
 import type { Task, TaskProperties } from '../../tasks/task.ts'
 import type { XapiClient, XapiRef } from '../../xapi/types.ts'
-import { openBackupDisks } from './backup-disks.ts'
+import { fitToRecordedSize, openBackupDisks } from './backup-disks.ts'
 import { destroyVmWithDisks } from './destroy-vm.ts'
 import { importDeltaVm } from './import-delta-vm.ts'
 import { importXva } from './import-xva.ts'
@@ -149,7 +149,9 @@ async function importDelta(
   try {
     const { vmRecord, vdis } = deltaRecords(metadata)
     const vm = metadata.vm as LooseRecord
-    const sources = new Map(opened.disks.map((d) => [d.vdiRef, d.source]))
+    const sources = new Map(
+      opened.disks.map((d) => [d.vdiRef, fitToRecordedSize(d.source, metadata.vdis[d.vdiRef]?.virtual_size)]),
+    )
     const imported = await importDeltaVm(
       xapi,
       {
