@@ -74,27 +74,51 @@ async function taskFailure(deps: ResourceDeps, taskRef: XapiRef): Promise<XapiEr
   }
 }
 
-/** How long an upload that broke off waits for its task to say why (see settledTaskFailure). */
-export const TASK_SETTLE_MS = 5000
+/** How long an upload that broke off waits for its task to say how it ended (see settleTask). */
+export const TASK_SETTLE_MS = 60_000
 
 /**
- * The task's error after an upload broke off (EPIPE, reset): XAPI may close the connection
- * before it marks the task failed (SR full, a VDI in use…), and its error says more than the
- * socket's. Waits up to TASK_SETTLE_MS for the task to end; undefined if it does not fail.
+ * The outcome of a handler's task after its upload broke off (EPIPE, reset) with no answer or a
+ * 2xx one: XAPI reads an upload up to the data's own end (tar end, VHD footer), answers and
+ * closes, so the last bytes of a body may meet a closed socket although the import succeeded;
+ * and it may close before it marks a failed task (SR full, VDI in use), whose error says more than
+ * the socket's. Waits up to TASK_SETTLE_MS; undefined when the task has not ended by then.
  */
-async function settledTaskFailure(
+async function settleTask(
   deps: ResourceDeps,
   what: string,
   taskRef: XapiRef,
-): Promise<XapiError | undefined> {
-  const now = await taskFailure(deps, taskRef)
-  if (now !== undefined) return now
+): Promise<{ readonly result: XapiValue } | { readonly error: XapiError } | undefined> {
   try {
-    await deps.waitTask(taskRef, what, { signal: AbortSignal.timeout(TASK_SETTLE_MS) })
-    return undefined
+    return { result: await deps.waitTask(taskRef, what, { signal: AbortSignal.timeout(TASK_SETTLE_MS) }) }
   } catch (error) {
-    return error instanceof XapiError ? error : undefined
+    return error instanceof XapiError ? { error } : undefined
   }
+}
+
+/** `body` as an iterable that records its own errors (not those thrown in at a yield: the socket's). */
+function tracked(
+  body: Readable | AsyncIterable<Uint8Array>,
+  failure: { error?: { readonly error: unknown } },
+): AsyncGenerator<Uint8Array> {
+  return (async function* () {
+    const iterator = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+    try {
+      for (;;) {
+        let next: IteratorResult<Uint8Array>
+        try {
+          next = await iterator.next()
+        } catch (error) {
+          failure.error = { error }
+          throw error
+        }
+        if (next.done === true) return
+        yield next.value
+      }
+    } finally {
+      await iterator.return?.()
+    }
+  })()
 }
 
 async function httpFailure(
@@ -246,18 +270,23 @@ export async function putResource(
       (r) => (response = r),
       () => undefined,
     )
+    const source: { error?: { readonly error: unknown } } = {}
     try {
-      await pipeline(body instanceof Readable ? body : Readable.from(body), open.request)
+      await pipeline(Readable.from(tracked(body, source)), open.request)
       // Unknown length: half-closing is how the server learns the body ended (xapi.md §1.8 item 6).
       // `end()` queues the FIN after the data already written; `destroy()` would drop that data.
       if (options.lengthBytes === UNKNOWN_LENGTH_BYTES) open.request.socket?.end()
       else response ??= await open.response
     } catch (error) {
       if (options.signal?.aborted === true) throw options.signal.reason
-      throw (
-        (response === undefined ? await settledTaskFailure(deps, what, taskRef) : undefined) ??
-        (response === undefined ? open.mapError(error) : await httpFailure(deps, what, taskRef, response))
-      )
+      // The body's own failure (a cut export, a truncated file) is the cause, whatever XAPI says.
+      if (source.error !== undefined) throw source.error.error
+      if (response !== undefined && !isSuccess(response.statusCode))
+        throw await httpFailure(deps, what, taskRef, response)
+      const settled = await settleTask(deps, what, taskRef)
+      if (own) await deps.call('task.destroy', [taskRef]).catch(() => undefined)
+      if (settled !== undefined && 'result' in settled) return settled.result
+      throw settled?.error ?? (response === undefined ? open.mapError(error) : error)
     }
     if (response !== undefined && !isSuccess(response.statusCode))
       throw await httpFailure(deps, what, taskRef, response)
