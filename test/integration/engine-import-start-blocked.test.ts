@@ -77,9 +77,15 @@ describe('importDeltaVm: the VM cannot be started while its disks are imported',
       const deadline = Date.now() + 60_000
       let ref: string | undefined
       while (ref === undefined) {
-        ref = [...sim.db.all('VM')].find(([, r]) => (r.name_label as string).startsWith('[Importing'))?.[0]
+        // Once its disk is attached (after the start was blocked, if it is), the VM is worth booting.
+        ref = [...sim.db.all('VM')].find(
+          ([, r]) => (r.name_label as string).startsWith('[Importing') && (r.VBDs as string[]).length > 0,
+        )?.[0]
         if (ref === undefined) {
-          assert.ok(Date.now() < deadline, 'the VM being imported shows up within a minute')
+          assert.ok(
+            Date.now() < deadline,
+            'the VM being imported, its disk attached, shows up within a minute',
+          )
           await new Promise((resolve) => setTimeout(resolve, 10))
         }
       }

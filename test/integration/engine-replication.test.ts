@@ -138,7 +138,7 @@ describe('replication to an SR (DR and CR) end to end', () => {
   function exportToSr(nodes: readonly TaskNode[], n: number): TaskNode {
     const found = nodes.find((t) => t.message === 'export' && t.data?.type === 'SR')
     assert.ok(found !== undefined, `run ${n}: an export to the SR`)
-    assert.equal(found.status, 'success', `run ${n}: the SR export succeeded`)
+    assert.equal(found.status, 'success', `run ${n}: the SR export succeeded: ${JSON.stringify(found.error)}`)
     return found
   }
 
