@@ -200,6 +200,48 @@ describe('restore of every backup of a delta and a full scenario', () => {
     },
   )
 
+  it('a disk onto another SR, new MACs: each disk where asked, the VIFs on their networks with other MACs', async () => {
+    const backup = (await f.backups('web')).at(-1)
+    assert.ok(backup?.metadata.mode === 'delta', 'a delta backup of web (the test above ran)')
+    // The data disk (userdevice 1) by its live VDI uuid, the chain folder its VHDs are in.
+    const dataRef = Object.entries(backup.metadata.vbds).find(([, v]) => v.userdevice === '1')?.[1].VDI
+    const liveUuid = backup.metadata.vhds[String(dataRef)]?.split('/')[2] ?? ''
+    const sink = new MemorySink()
+    const restored = await runRootTask({ sink }, restoreTaskProperties(backup, 'sr'), (task) =>
+      restoreBackup(
+        {
+          xapi: f.xapi,
+          remote: f.remote,
+          backup,
+          srRef: f.srRef('Local'),
+          mapVdiSrs: new Map([[liveUuid.toUpperCase(), f.srRef('Other')]]),
+          newMacAddresses: true,
+          clock: f.clock,
+        },
+        task,
+      ),
+    )
+    const vm = f.sim.db.get('VM', restored.vmRef)
+    const srs = new Map<string, string>()
+    const disks = new Map<string, string>()
+    for (const vbdRef of vm.VBDs as string[]) {
+      const vbd = f.sim.db.get('VBD', vbdRef)
+      srs.set(vbd.userdevice as string, f.sim.db.get('VDI', vbd.VDI as string).SR as string)
+      disks.set(vbd.userdevice as string, await f.sim.storage.digest(vbd.VDI as string))
+    }
+    assert.deepEqual(Object.fromEntries(srs), { '0': f.srRef('Local'), '1': f.srRef('Other') })
+    assert.deepEqual(disks, f.expected.get(backup.metadata.timestamp))
+    const source = sourceVifs('web')
+    for (const vifRef of vm.VIFs as string[]) {
+      const vif = f.sim.db.get('VIF', vifRef)
+      const original = source.get(vif.device as string)
+      assert.equal(vif.network, original?.network, 'same network')
+      assert.notEqual(vif.MAC, original?.MAC, 'a new MAC')
+    }
+    assert.equal((vm.VIFs as string[]).length, source.size)
+    assert.deepEqual(await destroyVmWithDisks(f.xapi, restored.vmRef), [])
+  }) // prettier-ignore
+
   it('full backups (XVA) restore to the disks they were taken of', { timeout: 600_000 }, async () => {
     const seen = new Set<string>()
     const app = f.vmRef('app')
