@@ -116,14 +116,25 @@ async function srRefOf(xapi: XapiClient, uuid: string, url: string, signal?: Abo
   }
 }
 
+/** What a restore (or a health check) works with once its setup succeeded. */
+export interface RestoreContext {
+  readonly xapi: XapiClient
+  readonly remote: Remote
+  readonly backup: BackupListing
+  readonly srRef: XapiRef
+  readonly clock: Clock
+}
+
 /**
- * Restores the backup `backupId` of the remote at `remoteUrl` onto the SR `srUuid` of the pool
- * behind `xapi`: finds it in the VM's listing (BACKUP_NOT_FOUND, with the backups there are),
- * logs in (RESTORE_SETUP_FAILED naming the URL), resolves the SRs (SR_NOT_FOUND), then runs
- * restoreBackup under a root `restore` task logged to `sink`. The remote is only read; the
- * session is logged out and the remote closed whatever happens.
+ * The setup shared by `restore` and `health-check`: finds the backup `backupId` in its VM's
+ * listing on the remote (BACKUP_NOT_FOUND, with the backups there are), logs in to the pool
+ * (RESTORE_SETUP_FAILED naming the URL), resolves the SR (SR_NOT_FOUND), then runs `fn`. The remote
+ * is only read; the session is logged out and the remote closed whatever happens.
  */
-export async function restoreFromRemote(options: RestoreFromRemoteOptions): Promise<RestoreOutcome> {
+export async function withRestoreContext<T>(
+  options: Pick<RestoreFromRemoteOptions, 'remoteUrl' | 'backupId' | 'xapi' | 'srUuid' | 'signal' | 'clock'>,
+  fn: (context: RestoreContext) => Promise<T>,
+): Promise<T> {
   const { vmUuid, path } = parseRestoreBackupId(options.backupId)
   const clock = options.clock ?? systemClock
   const { signal } = options
@@ -152,6 +163,20 @@ export async function restoreFromRemote(options: RestoreFromRemoteOptions): Prom
       )
     })
     const srRef = await srRefOf(xapi, options.srUuid, options.xapi.url, signal)
+    return await fn({ xapi, remote: repository.remote, backup, srRef, clock })
+  } finally {
+    await Promise.allSettled([xapi.disconnect(), repository.close()])
+  }
+}
+
+/**
+ * Restores the backup `backupId` of the remote at `remoteUrl` onto the SR `srUuid` of the pool
+ * behind `xapi` (setup: withRestoreContext), then runs restoreBackup under a root `restore` task
+ * logged to `sink`.
+ */
+export async function restoreFromRemote(options: RestoreFromRemoteOptions): Promise<RestoreOutcome> {
+  const { signal } = options
+  return withRestoreContext(options, async ({ xapi, remote, backup, srRef, clock }) => {
     const mapVdiSrs = new Map<string, XapiRef | null>()
     for (const [vdi, sr] of options.mapDisks ?? [])
       mapVdiSrs.set(vdi, sr === null ? null : await srRefOf(xapi, sr, options.xapi.url, signal))
@@ -162,11 +187,11 @@ export async function restoreFromRemote(options: RestoreFromRemoteOptions): Prom
         restoreBackup(
           {
             xapi,
-            remote: repository.remote,
+            remote,
             backup,
             srRef,
             mapVdiSrs,
-            remoteName: repository.remote.description,
+            remoteName: remote.description,
             clock,
             ...(options.newMacAddresses === undefined ? {} : { newMacAddresses: options.newMacAddresses }),
             ...(signal === undefined ? {} : { signal }),
@@ -182,7 +207,5 @@ export async function restoreFromRemote(options: RestoreFromRemoteOptions): Prom
       () => '',
     )
     return { ...restored, backupId: backup.id, nameLabel }
-  } finally {
-    await Promise.allSettled([xapi.disconnect(), repository.close()])
-  }
+  })
 }

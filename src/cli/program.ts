@@ -14,6 +14,7 @@ type Register = (program: Command, io: CliIo) => void
 const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   run: async () => (await import('./run.ts')).registerRunCommand,
   restore: async () => (await import('./restore.ts')).registerRestoreCommand,
+  'health-check': async () => (await import('./health-check.ts')).registerHealthCheckCommand,
   demo: async () => (await import('./demo.ts')).registerDemoCommand,
   log: async () => (await import('./log.ts')).registerLogCommands,
   backups: async () => (await import('./backups.ts')).registerBackupsCommands,

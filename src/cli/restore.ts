@@ -47,13 +47,16 @@ function parseMapDisk(
   return [...previous, { vdi: vdi.toLowerCase(), sr: sr === 'skip' ? null : sr.toLowerCase() }]
 }
 
-function parseSrOption(value: string): string {
+/** Commander's parser of `--sr`: an SR uuid (lower-cased), else a usage error. */
+export function parseSrOption(value: string): string {
   if (!isUuid(value)) throw new InvalidArgumentError(`expected an SR uuid, got ${JSON.stringify(value)}`)
   return value.toLowerCase()
 }
 
-/** The XAPI password: from --password-file (first line) or XAPI_PASSWORD; never from argv. */
-async function readPassword(options: RestoreOptions): Promise<string> {
+/** The XAPI password: from --password-file (first line) or XAPI_PASSWORD; never from argv (usage error with a hint). */
+export async function readPassword(
+  options: Pick<RestoreOptions, 'password' | 'xapi' | 'passwordFile'>,
+): Promise<string> {
   if (options.password !== undefined) throw new CliExit(2, `--password is refused; hint: ${PASSWORD_HINT}`)
   if (parseXapiUrl(options.xapi).password !== undefined)
     throw new CliExit(2, `--xapi: a password in the URL is refused; hint: ${PASSWORD_HINT}`)
@@ -70,7 +73,7 @@ async function readPassword(options: RestoreOptions): Promise<string> {
 }
 
 /** Aborts `controller` on the first Ctrl-C (the restore undoes what it made); a second one exits at once. */
-function onInterrupt(controller: AbortController, io: CliIo): () => void {
+export function onInterrupt(controller: AbortController, io: CliIo): () => void {
   let count = 0
   const handler = (): void => {
     count++
