@@ -23,6 +23,10 @@ Examples:
   xapi-backup demo                           the whole product in a minute against the simulator
   xapi-backup run job.yaml --log run.jsonl   run a backup job from a run description
   xapi-backup run job.yaml --explain         each VM's effective settings and where they come from
+  xapi-backup restore <remote> <backup-id> --xapi https://pool --user root --sr <uuid>
+                                             restore a backup as a new VM (password: XAPI_PASSWORD)
+  xapi-backup health-check <remote> <backup-id> --xapi … --user … --sr <uuid>
+                                             restore, boot, wait for the guest tools, destroy
   xapi-backup simulator                      run a simulated XAPI pool (prints url, user, password)
   xapi-backup vhd info disk.vhd              footer, header and block table of a VHD file
   xapi-backup backups list /srv/backups      the backups in a folder, oldest first
