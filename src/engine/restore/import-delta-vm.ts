@@ -3,18 +3,18 @@
 // blocked and an '[Importing…]' name, the VDIs (created, or cloned from a base) and their VBDs, the
 // content of each disk, the VIFs, then the final name, tags and blocked operations. Restore and
 // continuous replication both use it. Any failure or abort destroys everything it created.
-import type { BlockSource } from '../../formats/block-source.ts'
 import type { Clock } from '../../shared/clock.ts'
-import { isAbortError } from '../../shared/errors.ts'
 import { newUuid } from '../../shared/ids.ts'
 import type { Task } from '../../tasks/task.ts'
 import type { XapiClient, XapiRef, XapiValue } from '../../xapi/types.ts'
+import type { DeltaVmDisk } from './import-disks.ts'
+import { createVdi, planDisks } from './import-disks.ts'
+import { create, describeDisk, step, textOf } from './import-steps.ts'
 import { importVdiContent } from './import-vdi-content.ts'
 import type { CreateFields } from './import-records.ts'
 import {
   IMPORTING_BLOCKED_OPERATIONS,
   planVbdCreate,
-  planVdiCreate,
   planVifCreate,
   planVifDevices,
   planVmCreate,
@@ -27,17 +27,7 @@ import { readTargetNetworks } from './target-networks.ts'
 import { RestoreError } from './restore-error.ts'
 import { describeLeftovers, Rollback } from './rollback.ts'
 
-/** One disk to import: which VDI record of `vdis` it is, its blocks, and where it goes. */
-export interface DeltaVmDisk {
-  /** The VDI's key in `vdis` (the backup's or the export's VDI ref). */
-  readonly vdiRef: string
-  readonly source: BlockSource
-  readonly srRef: XapiRef
-  /** Clone this VDI (grown to the disk's size if smaller) instead of creating an empty one. */
-  readonly baseVdiRef?: XapiRef
-  /** Keys added to the new VDI's other_config (over the record's). */
-  readonly otherConfig?: Readonly<Record<string, string>>
-}
+export type { DeltaVmDisk } from './import-disks.ts'
 
 /** What importDeltaVm makes: the records (as in metadata or a DeltaExport), the disks, and the new VM's attributes. */
 export interface DeltaVmImport {
@@ -76,103 +66,6 @@ export interface ImportedDeltaVm {
   readonly sizeBytes: number
 }
 
-const textOf = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined)
-
-/** `disk <uuid> "<name>"` of a VDI record, for messages. */
-function describeDisk(key: string, vdi: LooseRecord | undefined): string {
-  const name = textOf(vdi?.name_label)
-  return `disk ${textOf(vdi?.uuid) ?? key}${name === undefined || name === '' ? '' : ` ${JSON.stringify(name)}`}`
-}
-
-/** Runs one XAPI step; a failure other than an abort becomes RESTORE_IMPORT_FAILED naming `what`. */
-async function step<T>(what: string, object: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn()
-  } catch (error) {
-    if (isAbortError(error) || error instanceof RestoreError) throw error
-    const code = (error as { code?: unknown }).code
-    const reason = error instanceof Error ? error.message : String(error)
-    const shown = typeof code === 'string' && !reason.includes(code) ? `${code}: ${reason}` : reason
-    throw new RestoreError('RESTORE_IMPORT_FAILED', `${what} failed: ${shown}`, {
-      details: { object },
-      cause: error,
-    })
-  }
-}
-
-/** Runs a constructor call as a step; its answer must be a ref (RESTORE_IMPORT_FAILED otherwise). */
-async function create(what: string, object: string, call: () => Promise<XapiValue>): Promise<XapiRef> {
-  const ref = await step(what, object, call)
-  if (typeof ref !== 'string' || !ref.startsWith('OpaqueRef:'))
-    throw new RestoreError(
-      'RESTORE_IMPORT_FAILED',
-      `${what}: XAPI answered ${JSON.stringify(ref).slice(0, 100)}, not a ref`,
-      {
-        details: { object },
-      },
-    )
-  return ref
-}
-
-/** Checks every disk against the records before anything is created; returns each disk's VDI size. */
-function planDisks(input: DeltaVmImport): Map<string, number> {
-  const sizes = new Map<string, number>()
-  for (const disk of input.disks) {
-    const vdi = input.vdis[disk.vdiRef]
-    if (vdi === undefined)
-      throw new RestoreError(
-        'RESTORE_INVALID',
-        `disk ${disk.vdiRef}: no VDI record with this ref in the records`,
-        {
-          details: { object: disk.vdiRef },
-        },
-      )
-    if (sizes.has(disk.vdiRef))
-      throw new RestoreError('RESTORE_INVALID', `${describeDisk(disk.vdiRef, vdi)}: given twice`, {
-        details: { object: disk.vdiRef },
-      })
-    const recorded = vdi.virtual_size
-    const size = typeof recorded === 'number' && Number.isSafeInteger(recorded) ? recorded : 0
-    // The VDI must hold the whole source; SM may round the size up, never down.
-    sizes.set(disk.vdiRef, Math.max(size, disk.source.virtualSize))
-  }
-  return sizes
-}
-
-async function createVdi(
-  xapi: XapiClient,
-  rollback: Rollback,
-  disk: DeltaVmDisk,
-  vdi: LooseRecord,
-  sizeBytes: number,
-): Promise<XapiRef> {
-  const otherConfig = { ...stringMap(vdi.other_config), ...disk.otherConfig }
-  const name = describeDisk(disk.vdiRef, vdi)
-  if (disk.baseVdiRef === undefined) {
-    const record = planVdiCreate(vdi, { srRef: disk.srRef, virtualSizeBytes: sizeBytes, otherConfig })
-    const ref = await create(`creating the VDI of ${name} on SR ${disk.srRef}`, name, () =>
-      xapi.call('VDI.create', [record]),
-    )
-    rollback.add('VDI', ref)
-    return ref
-  }
-  const base = disk.baseVdiRef
-  const ref = await create(`cloning VDI ${base} for ${name}`, name, () => xapi.call('VDI.clone', [base, {}]))
-  rollback.add('VDI', ref)
-  const clone = await step(`reading the clone of VDI ${base}`, name, () => xapi.getRecord('VDI', ref))
-  if (clone.virtual_size < sizeBytes)
-    await step(`growing the clone of VDI ${base} to ${sizeBytes} bytes`, name, () =>
-      xapi.call('VDI.resize', [ref, sizeBytes]),
-    )
-  for (const [key, value] of Object.entries(otherConfig)) {
-    await step(`setting other_config.${key} of the clone of VDI ${base}`, name, async () => {
-      await xapi.call('VDI.remove_from_other_config', [ref, key])
-      await xapi.call('VDI.add_to_other_config', [ref, key, value])
-    })
-  }
-  return ref
-}
-
 async function createVifs(
   xapi: XapiClient,
   rollback: Rollback,
@@ -196,17 +89,8 @@ async function createVifs(
   }
 }
 
-async function build(
-  xapi: XapiClient,
-  input: DeltaVmImport,
-  rollback: Rollback,
-  signal: AbortSignal | undefined,
-  task: Task,
-): Promise<ImportedDeltaVm> {
-  // Everything that can be checked without XAPI is, before the first object is created.
-  const sizes = planDisks(input)
-  const networks = input.networks ?? (await readTargetNetworks(xapi, signal === undefined ? {} : { signal }))
-  const mapping = planNetworkMapping(input.vifs, networks)
+/** VM.create (name '[Importing…] …', start blocked right after: XAPI ignores the record's blocked_operations). */
+async function createVm(xapi: XapiClient, rollback: Rollback, input: DeltaVmImport): Promise<XapiRef> {
   const otherConfig = { ...stringMap(input.vmRecord.other_config), ...input.otherConfig }
   if (input.newMacAddresses === true) otherConfig.mac_seed = newUuid()
   const vmCreate: CreateFields = planVmCreate(input.vmRecord, {
@@ -215,9 +99,6 @@ async function build(
     otherConfig,
     blockedOperations: IMPORTING_BLOCKED_OPERATIONS,
   })
-  // Creation calls take no signal: a call cut by an abort may still run on the pool, and its
-  // object would then be unknown to the rollback. The abort is checked between the steps instead.
-  signal?.throwIfAborted()
   const vmRef = await create(`creating VM ${JSON.stringify(input.nameLabel)}`, input.nameLabel, () =>
     xapi.call('VM.create', [vmCreate]),
   )
@@ -229,6 +110,18 @@ async function build(
     input.nameLabel,
     () => xapi.call('VM.set_blocked_operations', [vmRef, { ...IMPORTING_BLOCKED_OPERATIONS }]),
   )
+  return vmRef
+}
+
+/** Each disk's VDI (created or cloned) and the VBDs that attach it to `vmRef`. */
+async function createDisks(
+  xapi: XapiClient,
+  rollback: Rollback,
+  input: DeltaVmImport,
+  vmRef: XapiRef,
+  sizes: ReadonlyMap<string, number>,
+  signal: AbortSignal | undefined,
+): Promise<Map<string, XapiRef>> {
   const vdiRefs = new Map<string, XapiRef>()
   for (const disk of input.disks) {
     signal?.throwIfAborted()
@@ -245,34 +138,67 @@ async function build(
       rollback.add('VBD', ref)
     }
   }
+  return vdiRefs
+}
+
+/** The content of every disk, one after the other, with one progress over them all on `task`; bytes sent. */
+async function importContents(
+  xapi: XapiClient,
+  input: DeltaVmImport,
+  vdiRefs: ReadonlyMap<string, XapiRef>,
+  signal: AbortSignal | undefined,
+  task: Task,
+): Promise<number> {
   const total = input.disks.reduce((sum, d) => sum + d.source.blockIndexes.length * d.source.blockSize, 0)
   let done = 0
   let sizeBytes = 0
   for (const disk of input.disks) {
     signal?.throwIfAborted()
-    const vdiRef = vdiRefs.get(disk.vdiRef) ?? ''
     const before = done
     const share = disk.source.blockIndexes.length * disk.source.blockSize
     const { sizeBytes: sent } = await importVdiContent(
       xapi,
-      { vdiRef, source: disk.source, ...(signal === undefined ? {} : { signal }) },
+      {
+        vdiRef: vdiRefs.get(disk.vdiRef) ?? '',
+        source: disk.source,
+        ...(signal === undefined ? {} : { signal }),
+      },
       progressTo(task, (fraction) => before + fraction * share, total),
     ).catch((error: unknown) => {
       // importVdiContent names the VDI by ref only: say which disk (a source's error names it already).
-      if (error instanceof RestoreError && error.code === 'RESTORE_IMPORT_FAILED')
-        throw new RestoreError(
-          error.code,
-          `${describeDisk(disk.vdiRef, input.vdis[disk.vdiRef])}: ${error.message}`,
-          {
-            ...(error.details === undefined ? {} : { details: error.details }),
-            cause: error.cause,
-          },
-        )
-      throw error
+      if (!(error instanceof RestoreError) || error.code !== 'RESTORE_IMPORT_FAILED') throw error
+      throw new RestoreError(
+        error.code,
+        `${describeDisk(disk.vdiRef, input.vdis[disk.vdiRef])}: ${error.message}`,
+        {
+          ...(error.details === undefined ? {} : { details: error.details }),
+          cause: error.cause,
+        },
+      )
     })
     done += share
     sizeBytes += sent
   }
+  return sizeBytes
+}
+
+async function build(
+  xapi: XapiClient,
+  input: DeltaVmImport,
+  rollback: Rollback,
+  signal: AbortSignal | undefined,
+  task: Task,
+): Promise<ImportedDeltaVm> {
+  // Everything that can be checked without XAPI is, before the first object is created.
+  const sizes = planDisks(input.disks, input.vdis)
+  const networks = input.networks ?? (await readTargetNetworks(xapi, signal === undefined ? {} : { signal }))
+  const mapping = planNetworkMapping(input.vifs, networks)
+  // Creation calls take no signal: a call cut by an abort may still run on the pool, and its
+  // object would then be unknown to the rollback. The abort is checked between the steps instead.
+  signal?.throwIfAborted()
+  const vmRef = await createVm(xapi, rollback, input)
+  const vdiRefs = await createDisks(xapi, rollback, input, vmRef, sizes, signal)
+  const sizeBytes = await importContents(xapi, input, vdiRefs, signal, task)
   signal?.throwIfAborted()
   await createVifs(xapi, rollback, input, vmRef, mapping)
   signal?.throwIfAborted()
