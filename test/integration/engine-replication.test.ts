@@ -52,6 +52,19 @@ const POOL: PoolDescription = {
       ],
       networks: ['net'],
     },
+    {
+      name: 'cold',
+      powerState: 'Halted',
+      disks: [
+        {
+          name: 'cold system',
+          sizeBytes: 4 * MiB,
+          sr: 'Local',
+          content: { seed: 9, allocatedFraction: 0.5 },
+        },
+      ],
+      networks: ['net'],
+    },
   ],
 }
 
@@ -76,7 +89,7 @@ describe('replication to an SR (DR and CR) end to end', () => {
 
   async function writeJob(
     file: string,
-    job: { id: string; mode: string; retention: number; remote?: string; extra?: string },
+    job: { id: string; mode: string; retention: number; remote?: string; extra?: string; vm?: string },
   ) {
     await writeFile(
       file,
@@ -88,7 +101,7 @@ describe('replication to an SR (DR and CR) end to end', () => {
         '  type: backup',
         `  srs: { id: ${uuidOf('SR', replicaSr())} }`,
         ...(job.remote === undefined ? [] : ['  remotes: { id: nas }']),
-        `  vms: { id: ${uuidOf('VM', vmRef('web'))} }`,
+        `  vms: { id: ${uuidOf('VM', vmRef(job.vm ?? 'web'))} }`,
         '  settings:',
         `    '': { copyRetention: ${job.retention}, exportRetention: 2${job.extra ?? ''} }`,
         ...(job.remote === undefined ? [] : ['remotes:', `  nas: { url: "file://${job.remote}" }`]),
@@ -318,6 +331,36 @@ describe('replication to an SR (DR and CR) end to end', () => {
         assert.deepEqual(await diskDigests(replicaRef), expected, `run ${n}: the replica equals the VM`)
         assert.deepEqual(orphanVdis(), [], `run ${n}: no orphan VDI (no memory disk) on the replica SR`)
       }
+    },
+  )
+
+  it(
+    'DR of a halted VM (exported without a snapshot): the replica carries no migration block of the backup',
+    { timeout: 300_000 },
+    async () => {
+      const file = join(dir, 'cold.yaml')
+      const jobId = '3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f'
+      await writeJob(file, { id: jobId, mode: 'full', retention: 1, vm: 'cold' })
+      const expected = await diskDigests(vmRef('cold'))
+      exportToSr(await run(file, 1), 1)
+      const copies = [...sim.db.all('VM')].filter(
+        ([, r]) =>
+          (r.other_config as Record<string, string>)['xo:backup:job'] === jobId &&
+          r.is_a_snapshot !== true &&
+          r.uuid !== uuidOf('VM', vmRef('cold')),
+      )
+      assert.equal(copies.length, 1, 'one replica')
+      const [ref, record] = copies[0] as [string, Row]
+      assert.deepEqual(Object.keys(record.blocked_operations as Record<string, string>).sort(), [
+        'start',
+        'start_on',
+      ])
+      assert.deepEqual(await diskDigests(ref), expected)
+      assert.deepEqual(
+        Object.keys(sim.db.get('VM', vmRef('cold')).blocked_operations as Record<string, string>),
+        [],
+        'the source is unblocked after its backup',
+      )
     },
   )
 })

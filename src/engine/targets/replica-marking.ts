@@ -4,6 +4,7 @@
 // half-copy, never a complete-looking one with missing attributes.
 import { formatXapiDateTime } from '../../shared/timestamps.ts'
 import type { XapiClient, XapiRef } from '../../xapi/types.ts'
+import { MIGRATION_BLOCKED_REASON, MIGRATION_OPERATIONS } from '../vm-run/migration-block.ts'
 import { clearBackupKeys, KEY, setOtherConfigEntries } from '../vm-run/snapshot-attributes.ts'
 import { HA_DISABLED_TAG, replicaName, SR_KEY, START_BLOCKED_MESSAGE } from './replicas.ts'
 
@@ -27,13 +28,20 @@ export interface ReplicaDisk {
   readonly keys?: Readonly<Record<string, string>>
 }
 
-/** Blocks `start` and `start_on` (first thing done to a new copy: it must never boot by mistake). */
+/**
+ * Blocks `start` and `start_on` (first thing done to a new copy: it must never boot by mistake),
+ * and drops the migration block a halted VM's XVA carries from its own backup (our reason only).
+ */
 export async function blockStart(xapi: XapiClient, vmRef: XapiRef, signal?: AbortSignal): Promise<void> {
   const options = signal === undefined ? {} : { signal }
   for (const operation of ['start', 'start_on']) {
     await xapi.call('VM.remove_from_blocked_operations', [vmRef, operation], options)
     await xapi.call('VM.add_to_blocked_operations', [vmRef, operation, START_BLOCKED_MESSAGE], options)
   }
+  const { blocked_operations: blocked } = await xapi.getRecord('VM', vmRef, options)
+  for (const operation of MIGRATION_OPERATIONS)
+    if (blocked[operation] === MIGRATION_BLOCKED_REASON)
+      await xapi.call('VM.remove_from_blocked_operations', [vmRef, operation], options)
 }
 
 /** The `other_config` entries of a replica and of each of its disks (SR key excluded: set last). */
