@@ -293,6 +293,9 @@ describe('replication to an SR (DR and CR) end to end', () => {
         sizes.slice(1).every((s) => s < (sizes[0] ?? 0) / 2),
         `deltas smaller than the first copy: ${sizes.join(', ')}`,
       )
+      // The DR job (another job with the same schedule id, on the same SR) kept its replicas:
+      // a schedule id is only unique within its job, and CR's retention must not take them.
+      assert.equal(replicas(DR_JOB).vms.length, 2, "the DR job's replicas are untouched by the CR job")
       // No disk left behind on the replica SR: each belongs to a replica or a target snapshot.
       assert.deepEqual(orphanVdis(), [], 'no orphan VDI on the replica SR')
     },

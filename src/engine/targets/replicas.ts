@@ -43,6 +43,8 @@ export interface ReplicaListing {
 
 /** What identifies the replicas of one writer. */
 export interface ReplicaOwner {
+  /** Schedule ids are only unique within a job in a run description: both are matched. */
+  readonly jobId: string
   readonly scheduleId: string
   /** The source VM's uuid (`xo:backup:vm`). */
   readonly vmUuid: string
@@ -64,6 +66,7 @@ function isOwned(record: VmRecord, owner: ReplicaOwner): boolean {
     !record.is_control_domain &&
     record.uuid !== owner.vmUuid &&
     record.other_config[KEY.vm] === owner.vmUuid &&
+    record.other_config[KEY.job] === owner.jobId &&
     record.other_config[KEY.schedule] === owner.scheduleId &&
     // A copy a user made for failover has had its start unblocked: it is theirs, never ours.
     (record.is_a_snapshot || Object.hasOwn(record.blocked_operations, 'start')) &&
@@ -73,7 +76,7 @@ function isOwned(record: VmRecord, owner: ReplicaOwner): boolean {
 
 /**
  * Lists the replicas `owner` wrote (reference §5 `listReplicatedVms`): VMs and snapshots whose
- * `xo:backup:vm` and `xo:backup:schedule` are the owner's and, unless a snapshot, whose start is
+ * `xo:backup:vm`, `xo:backup:job` and `xo:backup:schedule` are the owner's and, unless a snapshot, whose start is
  * blocked. Complete ones carry `xo:backup:sr` = the SR; one without it counts as interrupted only
  * when every disk is on the SR (another SR's copy may be in flight in the same VM run).
  */

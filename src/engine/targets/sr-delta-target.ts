@@ -380,7 +380,13 @@ class SrDeltaTarget implements BackupTarget {
   }
 
   #owner(context: VmRunContext): ReplicaOwner {
-    return { scheduleId: context.scheduleId, vmUuid: context.vm.uuid, srUuid: this.id, srRef: this.#srRef }
+    return {
+      jobId: context.job.id,
+      scheduleId: context.scheduleId,
+      vmUuid: context.vm.uuid,
+      srUuid: this.id,
+      srRef: this.#srRef,
+    }
   }
 
   #identity(context: VmRunContext): ReplicaIdentity {

@@ -201,7 +201,13 @@ class SrFullTarget implements BackupTarget {
   }
 
   #owner(context: VmRunContext): ReplicaOwner {
-    return { scheduleId: context.scheduleId, vmUuid: context.vm.uuid, srUuid: this.id, srRef: this.#srRef }
+    return {
+      jobId: context.job.id,
+      scheduleId: context.scheduleId,
+      vmUuid: context.vm.uuid,
+      srUuid: this.id,
+      srRef: this.#srRef,
+    }
   }
 
   async #diskRefs(vbds: readonly XapiRef[], signal: AbortSignal): Promise<XapiRef[]> {
