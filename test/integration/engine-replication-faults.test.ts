@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runBackupFromFile } from '../../src/app/run-backup.ts'
+import { openLocalRemote } from '../../src/remotes/local/local-remote.ts'
+import { listVmBackups } from '../../src/repository/listing.ts'
 import type { Clock } from '../../src/shared/clock.ts'
 import { systemClock } from '../../src/shared/clock.ts'
 import { startSimulator } from '../../src/simulator/index.ts'
@@ -247,6 +249,48 @@ describe('replication faults: clean failure, nothing half-made, the next run suc
         assertNothingStartable(job, 'after the session expired')
         await assertGoodRun(file, job, 'CR after the session expired')
       }
+    },
+  )
+
+  it(
+    'an SR of job.srs that no pool has: its task fails, the other targets still run, the job fails',
+    { timeout: 300_000 },
+    async () => {
+      const missing = '00000000-0000-4000-8000-00000000dead'
+      const remoteDir = join(dir, 'missing-sr-remote')
+      await mkdir(remoteDir)
+      const write = async (file: string, withRemote: boolean) => {
+        await writeFile(
+          file,
+          [
+            'job:',
+            '  id: e0000000-0000-4000-8000-000000000003',
+            '  name: missing',
+            '  mode: delta',
+            `  srs: { id: ${missing} }`,
+            ...(withRemote ? ['  remotes: { id: nas }'] : []),
+            `  vms: { id: ${uuidOf('VM', web())} }`,
+            "  settings: { '': { copyRetention: 1, exportRetention: 1 } }",
+            ...(withRemote ? [`remotes: { nas: { url: "file://${remoteDir}" } }`] : []),
+            `schedule: { id: ${SCHEDULE} }`,
+            `xapis: { pool: { url: "${sim.url}", credentials: { username: ${sim.username}, password: { file: password } } } }`,
+            '',
+          ].join('\n'),
+        )
+      }
+      const alone = join(dir, 'missing-alone.yaml')
+      await write(alone, false)
+      const first = await run(alone)
+      assert.match(String(first.error), /no target left: SR 00000000-0000-4000-8000-00000000dead/)
+      assert.match(first.log, /"message":"get SR record"/)
+      const withRemote = join(dir, 'missing-with-remote.yaml')
+      await write(withRemote, true)
+      const second = await run(withRemote)
+      assert.match(String(second.error), /SR 00000000-0000-4000-8000-00000000dead of job\.srs not found/)
+      const { backups } = await listVmBackups(await openLocalRemote(remoteDir), uuidOf('VM', web()), {
+        useCache: false,
+      })
+      assert.equal(backups.length, 1, 'the remote was written all the same')
     },
   )
 })
