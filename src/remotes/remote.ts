@@ -105,4 +105,19 @@ export interface Remote {
   lock(path: string, options: LockOptions): Promise<LockHandle>
   /** Free/total space where the backend knows it. */
   info(): Promise<RemoteInfo>
+  /**
+   * Optional fast path for many ranged reads of one file (local and mounted remotes): the file held
+   * open, positioned reads into the caller's buffer. The caller must close it. A remote without it
+   * (S3, a wrapper that changes reads) is read with `read`.
+   */
+  openReader?(path: string): Promise<RemoteReader>
+}
+
+/** A file of a remote held open for positioned reads (Remote.openReader). */
+export interface RemoteReader {
+  /** The file's size when it was opened. */
+  readonly sizeBytes: number
+  /** Reads into `target` from `offset`, up to its length (fewer only at the end); returns the count. */
+  readInto(offset: number, target: Uint8Array): Promise<number>
+  close(): Promise<void>
 }

@@ -61,6 +61,8 @@ function hookReads(
   }
   return new Proxy(remote, {
     get(target, property) {
+      // No held-open fast path: every read must pass through the hook.
+      if (property === 'openReader') return undefined
       if (property === 'read')
         return async (path: string, options?: ReadOptions) => {
           const stream = await target.read(path, options)

@@ -64,14 +64,14 @@ describe('hostile repositories: paths leaving the VM folder are refused', () => 
     await rm(scratch, { recursive: true, force: true })
   })
 
-  /** `remote`, recording the path of every read and stat. */
+  /** `remote`, recording the path of every read, stat and held-open reader. */
   function recording(paths: string[]): Remote {
     return new Proxy(remote, {
       get(target, property) {
         const value: unknown = Reflect.get(target, property, target)
         if (typeof value !== 'function') return value
         const fn = (value as (...args: unknown[]) => unknown).bind(target)
-        if (property !== 'read' && property !== 'stat') return fn
+        if (property !== 'read' && property !== 'stat' && property !== 'openReader') return fn
         return (path: string, ...rest: unknown[]) => {
           paths.push(path)
           return fn(path, ...rest)

@@ -101,7 +101,8 @@ export async function openBackupDisks(
       try {
         if (named === undefined) throw new Error('the metadata names no VHD for it')
         path = resolveInVmDir(dir, named, `vhds.${vdiRef}`)
-        const chain = await VhdChain.open(path, (p) => openRemoteFile(remote, p), {
+        // Held open: a restore reads every block of the chain (closed with the chain).
+        const chain = await VhdChain.open(path, (p) => openRemoteFile(remote, p, { keepOpen: true }), {
           // A parent locator is followed only inside the VM folder (as check & merge do).
           resolveParent: (childPath, parentName) =>
             Promise.resolve(resolveReference(posix.dirname(childPath), parentName, dir)),

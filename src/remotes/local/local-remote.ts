@@ -16,6 +16,7 @@ import type {
   RemoteCapabilities,
   RemoteEntry,
   RemoteInfo,
+  RemoteReader,
   WriteOptions,
   WriteSource,
 } from '../remote.ts'
@@ -89,6 +90,35 @@ export class LocalRemote implements Remote {
           highWaterMark: 1 << 20,
           ...(options.signal === undefined ? {} : { signal: options.signal }),
         })
+      } catch (error) {
+        await handle.close()
+        throw error
+      }
+    })
+  }
+
+  openReader(path: string): Promise<RemoteReader> {
+    return this.#run('read', path, async (absolute) => {
+      const handle = await open(absolute, 'r')
+      try {
+        const info = await handle.stat()
+        if (!info.isFile()) throw notAFile('read', path)
+        const sizeBytes = info.size
+        return {
+          sizeBytes,
+          readInto: async (offset, target) => {
+            checkStartWithin(path, offset, sizeBytes)
+            const want = Math.max(0, Math.min(target.length, sizeBytes - offset))
+            let done = 0
+            while (done < want) {
+              const { bytesRead } = await handle.read(target, done, want - done, offset + done)
+              if (bytesRead === 0) break
+              done += bytesRead
+            }
+            return done
+          },
+          close: () => handle.close(),
+        }
       } catch (error) {
         await handle.close()
         throw error
