@@ -1,16 +1,12 @@
-import process from 'node:process'
 import type { Command } from 'commander'
 import { InvalidArgumentError, Option } from 'commander'
 import { parseDuration } from '../engine/duration.ts'
-import { systemClock } from '../shared/clock.ts'
-import type { TaskSink } from '../tasks/events.ts'
-import { JsonlFileSink } from '../tasks/sinks/jsonl-sink.ts'
-import { fanOutSink } from '../tasks/sinks/memory-sink.ts'
 import { parseBackupId } from './backups.ts'
 import type { CliIo } from './io.ts'
-import { processIo } from './io.ts'
-import { createLiveSink, formatRunSummary } from './live/index.ts'
-import { onInterrupt, parseSrOption, readPassword } from './restore.ts'
+import { formatRunSummary } from './live/index.ts'
+import { onInterrupt } from './interrupt.ts'
+import { openTaskView } from './task-view.ts'
+import { parseSrOption, readPassword } from './restore.ts'
 
 interface HealthCheckOptions {
   readonly xapi: string
@@ -44,15 +40,10 @@ async function healthCheckAction(
   parseBackupId(backupId)
   const password = await readPassword(options)
   const { healthCheckFromRemote } = await import('../app/health-check.ts')
-  const live = createLiveSink({
-    out: options.json === true ? () => undefined : io.out,
-    isTty: io.out === processIo.out && process.stdout.isTTY,
-    clock: systemClock,
-  })
-  const file = options.log === undefined ? undefined : await JsonlFileSink.open(options.log)
-  const sink: TaskSink = file === undefined ? live : fanOutSink(live, file)
+  const view = await openTaskView(io, options)
+  const { live, sink } = view
   const controller = new AbortController()
-  const removeHandlers = onInterrupt(controller, io)
+  const removeHandlers = onInterrupt(controller, io, 'stopping the health check and removing its VM')
   try {
     const outcome = await healthCheckFromRemote({
       remoteUrl,
@@ -80,9 +71,8 @@ async function healthCheckAction(
       `healthy: ${outcome.backupId} booted and its guest reported its tools after ${(outcome.durationMs / 1000).toFixed(1)} s; the test VM is gone\n`,
     )
   } finally {
-    live.close()
     removeHandlers()
-    await file?.close()
+    await view.close()
   }
 }
 

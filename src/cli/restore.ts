@@ -2,17 +2,15 @@ import { readFile } from 'node:fs/promises'
 import process from 'node:process'
 import type { Command } from 'commander'
 import { InvalidArgumentError, Option } from 'commander'
-import { systemClock } from '../shared/clock.ts'
 import { isUuid } from '../shared/ids.ts'
-import type { TaskSink } from '../tasks/events.ts'
 import { formatBytes } from '../tasks/format.ts'
-import { JsonlFileSink } from '../tasks/sinks/jsonl-sink.ts'
-import { fanOutSink } from '../tasks/sinks/memory-sink.ts'
 import { parseXapiUrl } from '../xapi/xapi-url.ts'
 import { parseBackupId } from './backups.ts'
 import type { CliIo } from './io.ts'
-import { CliExit, processIo } from './io.ts'
-import { createLiveSink, formatRunSummary } from './live/index.ts'
+import { CliExit } from './io.ts'
+import { onInterrupt } from './interrupt.ts'
+import { openTaskView } from './task-view.ts'
+import { formatRunSummary } from './live/index.ts'
 
 interface RestoreOptions {
   readonly xapi: string
@@ -72,24 +70,6 @@ export async function readPassword(
   return fromEnv
 }
 
-/** Aborts `controller` on the first Ctrl-C (the restore undoes what it made); a second one exits at once. */
-export function onInterrupt(controller: AbortController, io: CliIo): () => void {
-  let count = 0
-  const handler = (): void => {
-    count++
-    if (count === 1) {
-      io.err('\ninterrupted: stopping the restore and removing what it made (Ctrl-C again to quit at once)\n')
-      controller.abort(new Error('interrupted by the user (SIGINT)'))
-    } else process.exit(130)
-  }
-  process.on('SIGINT', handler)
-  process.on('SIGTERM', handler)
-  return () => {
-    process.off('SIGINT', handler)
-    process.off('SIGTERM', handler)
-  }
-}
-
 async function restoreAction(
   remoteUrl: string,
   backupId: string,
@@ -100,19 +80,10 @@ async function restoreAction(
   parseBackupId(backupId)
   const password = await readPassword(options)
   const { restoreFromRemote } = await import('../app/restore.ts')
-  const { columns, rows } = process.stdout as { columns?: number; rows?: number }
-  const live = createLiveSink({
-    // --json prints one result line: the view is muted (the JSONL log, if asked, has every event).
-    out: options.json === true ? () => undefined : io.out,
-    isTty: io.out === processIo.out && process.stdout.isTTY,
-    ...(columns === undefined ? {} : { columns }),
-    ...(rows === undefined ? {} : { rows }),
-    clock: systemClock,
-  })
-  const file = options.log === undefined ? undefined : await JsonlFileSink.open(options.log)
-  const sink: TaskSink = file === undefined ? live : fanOutSink(live, file)
+  const view = await openTaskView(io, options)
+  const { live, sink } = view
   const controller = new AbortController()
-  const removeHandlers = onInterrupt(controller, io)
+  const removeHandlers = onInterrupt(controller, io, 'stopping the restore and removing what it made')
   try {
     const outcome = await restoreFromRemote({
       remoteUrl,
@@ -142,9 +113,8 @@ async function restoreAction(
     )
     if (options.log !== undefined) io.out(`task log: ${options.log}\n`)
   } finally {
-    live.close()
     removeHandlers()
-    await file?.close()
+    await view.close()
   }
 }
 

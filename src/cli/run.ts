@@ -7,6 +7,7 @@ import { JsonlFileSink } from '../tasks/sinks/jsonl-sink.ts'
 import { fanOutSink } from '../tasks/sinks/memory-sink.ts'
 import type { CliIo } from './io.ts'
 import { CliExit, processIo } from './io.ts'
+import { onInterrupt, terminalSize } from './interrupt.ts'
 import { createLiveSink, exitCodeFor, formatRunSummary } from './live/index.ts'
 
 interface RunOptions {
@@ -20,33 +21,6 @@ const printWarnings =
   (warnings: readonly RunDescriptionWarning[]): void => {
     for (const warning of warnings) io.err(`warning: ${warning.message}\n`)
   }
-
-/**
- * Aborts `controller` on the first Ctrl-C (the run stops cleanly: exports closed, snapshots and
- * locks released); a second one exits at once. Returns the function that removes the handlers.
- */
-function onInterrupt(controller: AbortController, io: CliIo): () => void {
-  let count = 0
-  const handler = (): void => {
-    count++
-    if (count === 1) {
-      io.err('\ninterrupted: stopping the run cleanly (Ctrl-C again to quit at once)\n')
-      controller.abort(new Error('interrupted by the user (SIGINT)'))
-    } else process.exit(130)
-  }
-  process.on('SIGINT', handler)
-  process.on('SIGTERM', handler)
-  return () => {
-    process.off('SIGINT', handler)
-    process.off('SIGTERM', handler)
-  }
-}
-
-/** The terminal's size; absent when stdout is not a terminal (Node's types say number regardless). */
-function terminalSize(): { columns?: number; rows?: number } {
-  const { columns, rows } = process.stdout as { columns?: number; rows?: number }
-  return { ...(columns === undefined ? {} : { columns }), ...(rows === undefined ? {} : { rows }) }
-}
 
 async function runAction(file: string, options: RunOptions, io: CliIo): Promise<void> {
   // Loaded here, not at the top: `--help` and other commands must not pay for the engine (start-up).
@@ -72,7 +46,7 @@ async function runAction(file: string, options: RunOptions, io: CliIo): Promise<
   const file_ = options.log === undefined ? undefined : await JsonlFileSink.open(options.log)
   const sink: TaskSink = file_ === undefined ? live : fanOutSink(live, file_)
   const controller = new AbortController()
-  const removeHandlers = onInterrupt(controller, io)
+  const removeHandlers = onInterrupt(controller, io, 'stopping the run cleanly')
   let jobStarted = false as boolean
   const watched: TaskSink = {
     write(event) {
