@@ -167,9 +167,7 @@ async function openRemotes(
 
 /**
  * Runs the job of the run description at `path` (JSON or YAML) with its task log going to
- * `options.sink`: reads and checks the file, resolves credentials, logs in to every XAPI and opens
- * every remote of the job (RUN_SETUP_FAILED naming the field when one fails, before any snapshot),
- * runs the job (runBackupJob), and always logs out and closes the remotes.
+ * `options.sink`: reads and checks the file, resolves credentials, then runBackupFromDescription.
  */
 export async function runBackupFromFile(path: string, options: RunBackupOptions): Promise<JobRunResult> {
   const { description: checked, warnings } = await readRunDescriptionFile(path)
@@ -179,6 +177,19 @@ export async function runBackupFromFile(path: string, options: RunBackupOptions)
     nodeCredentialReader(credentialBaseDir(path), options.env ?? process.env),
     path,
   )
+  return runBackupFromDescription(description, options)
+}
+
+/**
+ * Runs the job of a checked run description whose credentials are resolved (the file's, or one
+ * the job server built from its store): logs in to every XAPI and opens every remote of the job
+ * (RUN_SETUP_FAILED naming the field when one fails, before any snapshot), runs the job
+ * (runBackupJob), and always logs out and closes the remotes.
+ */
+export async function runBackupFromDescription(
+  description: RunDescription<Credential>,
+  options: Omit<RunBackupOptions, 'env' | 'onWarnings'>,
+): Promise<JobRunResult> {
   const clients: XapiClient[] = []
   const closers: (() => Promise<void>)[] = []
   const remoteWarnings = new RemoteWarnings(options.sink, options.clock ?? systemClock, (message) =>

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import type { CliIo } from './io.ts'
+import { readVersion } from './version.ts'
 import { processIo } from './io.ts'
 import { EXIT, formatCliError } from './error-line.ts'
 import { commandLineSecrets, scrubbingIo } from './scrub-secrets.ts'
@@ -21,22 +21,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   remote: async () => (await import('./remote.ts')).registerRemoteCommands,
   vhd: async () => (await import('./vhd.ts')).registerVhdCommands,
   simulator: async () => (await import('./simulator.ts')).registerSimulatorCommand,
-}
-
-/** The package's version, read from package.json two levels up in src/ and three in dist/src/. */
-function readVersion(): string {
-  for (const up of ['../../package.json', '../../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as {
-        name?: string
-        version?: string
-      }
-      if (pkg.name === 'xapi-backup' && typeof pkg.version === 'string') return pkg.version
-    } catch {
-      // not at this level: try the next one
-    }
-  }
-  return 'unknown'
+  serve: async () => (await import('./serve.ts')).registerServeCommand,
+  token: async () => (await import('./serve.ts')).registerTokenCommands,
 }
 
 /**

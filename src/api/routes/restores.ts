@@ -1,0 +1,98 @@
+// POST /api/restore and /api/health-check: a backup of a stored remote onto an SR of a stored pool,
+// run as a run of its own (kind `restore` / `healthCheck`) with its task tree and live events.
+import type { JsonObject } from '../../shared/json.ts'
+import type { ApiDeps } from '../api-context.ts'
+import { poolLogin, remoteUrl } from '../api-context.ts'
+import { ApiError } from '../api-error.ts'
+import { healthCheckInput, restoreInput } from '../schemas.ts'
+import { readBody } from '../validate.ts'
+import { getPoolOr404 } from './pools.ts'
+import { getRemoteOr404 } from './remotes.ts'
+import type { DefineRoute } from './router.ts'
+
+const BACKUP_ID = /^\/?xo-vm-backups\/[0-9a-f-]{36}\/[^/]+\.json$/i
+
+/** Registers the restore and health-check routes. */
+export function registerRestoreRoutes(route: DefineRoute, deps: ApiDeps): void {
+  const { store } = deps
+  const prepare = (input: { remoteId: string; backupId: string; poolId: string; srId: string }) => {
+    const remote = getRemoteOr404(deps, input.remoteId)
+    const pool = getPoolOr404(deps, input.poolId)
+    if (!BACKUP_ID.test(input.backupId) || input.backupId.includes('..'))
+      throw new ApiError(
+        400,
+        'INVALID_INPUT',
+        'backupId: expected xo-vm-backups/<vm uuid>/<timestamp>.json',
+        'backupId',
+      )
+    return { remoteUrl: remoteUrl(store, remote.id, remote.name), xapi: poolLogin(store, pool) }
+  }
+  route(
+    {
+      method: 'post',
+      path: '/api/restore',
+      tag: 'backups',
+      summary: 'Restore a backup onto an SR',
+      body: restoreInput,
+      responses: { 202: '{run}', 503: 'the server is stopping' },
+    },
+    async (c) => {
+      const input = await readBody(c, restoreInput)
+      const { remoteUrl: url, xapi } = prepare(input)
+      const outcome = deps.runs.start(
+        {
+          kind: 'restore',
+          jobId: null,
+          scheduleId: null,
+          trigger: 'manual',
+          params: JSON.parse(JSON.stringify(input)) as JsonObject,
+        },
+        (sink, signal) =>
+          deps.operations.restore({
+            remoteUrl: url,
+            backupId: input.backupId,
+            xapi,
+            srUuid: input.srId,
+            sink,
+            signal,
+            ...(input.newMacAddresses === undefined ? {} : { newMacAddresses: input.newMacAddresses }),
+          }),
+      )
+      return c.json({ run: outcome.run }, 202)
+    },
+  )
+  route(
+    {
+      method: 'post',
+      path: '/api/health-check',
+      tag: 'backups',
+      summary: 'Restore a backup, boot it until its tools answer, destroy it',
+      body: healthCheckInput,
+      responses: { 202: '{run}', 503: 'the server is stopping' },
+    },
+    async (c) => {
+      const input = await readBody(c, healthCheckInput)
+      const { remoteUrl: url, xapi } = prepare(input)
+      const outcome = deps.runs.start(
+        {
+          kind: 'healthCheck',
+          jobId: null,
+          scheduleId: null,
+          trigger: 'manual',
+          params: JSON.parse(JSON.stringify(input)) as JsonObject,
+        },
+        (sink, signal) =>
+          deps.operations.healthCheck({
+            remoteUrl: url,
+            backupId: input.backupId,
+            xapi,
+            srUuid: input.srId,
+            sink,
+            signal,
+            ...(input.timeoutMs === undefined ? {} : { timeoutMs: input.timeoutMs }),
+          }),
+      )
+      return c.json({ run: outcome.run }, 202)
+    },
+  )
+}
