@@ -37,7 +37,10 @@ export interface ServerOptions {
   readonly port?: number
   readonly host?: string
   readonly tls?: { readonly certFile: string; readonly keyFile: string }
+  /** The server's clock: schedules, run records, tokens (tests move it by hand). */
   readonly clock?: Clock
+  /** The engine's clock (backup timestamps, retries, timeouts); default the system clock, whatever `clock` is. */
+  readonly engineClock?: Clock
   /** Runs at once across jobs (default 2). */
   readonly concurrency?: number
   readonly webRoot?: string
@@ -111,6 +114,7 @@ function scheduleIdFor(store: Store, job: JobRecord, asked: string | undefined):
 /** Opens the store, recovers interrupted runs, starts the scheduler and listens; resolves once listening. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const clock = options.clock ?? systemClock
+  const engineClock = options.engineClock ?? systemClock
   const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`))
   const store = openStore(options.dataDir, { clock })
   const operations = { ...defaultOperations, ...options.operations }
@@ -155,7 +159,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         return runBackupFromDescription(description, {
           sink: withWarnings(sink, warnings, clock),
           signal,
-          clock,
+          clock: engineClock,
           onRemoteWarning: log,
         })
       },

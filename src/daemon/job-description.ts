@@ -8,6 +8,7 @@ import { Credential as CredentialValue } from '../engine/credentials.ts'
 import type { CheckedRunDescription, RunDescription } from '../engine/run-description.ts'
 import { checkRunDescription } from '../engine/run-description.ts'
 import { RunDescriptionError } from '../engine/run-description-error.ts'
+import { idsOfPattern } from '../engine/id-pattern.ts'
 import { BackupError } from '../shared/errors.ts'
 import type { Json, JsonObject } from '../shared/json.ts'
 import type { JobRecord, ScheduleRecord } from './model.ts'
@@ -44,12 +45,36 @@ function jobWithSchedules(job: JsonObject, schedules: readonly ScheduleRecord[])
   return { ...job, settings }
 }
 
+/** The remote ids of a job object's `remotes` IdPattern; none when it is not one (the check says why). */
+export function remoteIdsOf(job: JsonObject): readonly string[] {
+  if (job['remotes'] === undefined) return []
+  try {
+    return idsOfPattern(job['remotes'], ['job', 'remotes'])
+  } catch {
+    return []
+  }
+}
+
+/**
+ * A job object as given by an API client, with `remotes` and `srs` given as plain id arrays turned
+ * into the seed's IdPattern (`{id: 'x'}`, `{id: {__or: [...]}}`); anything else is left to the check.
+ */
+export function normalizeJobObject(job: JsonObject): JsonObject {
+  const pattern = (value: Json | undefined): Json | undefined => {
+    if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) return value
+    if (value.length === 0) return undefined
+    return { id: value.length === 1 ? (value[0] as string) : { __or: value } }
+  }
+  const { remotes, srs, ...rest } = job
+  const [r, s] = [pattern(remotes), pattern(srs)]
+  return { ...rest, ...(r === undefined ? {} : { remotes: r }), ...(s === undefined ? {} : { srs: s }) }
+}
+
 /** The `remotes` part: each remote id of the job with a placeholder URL (the check reads the scheme only). */
 function remotesOf(store: Store, job: JsonObject, withSecrets: boolean): JsonObject {
   const remotes: Record<string, Json> = {}
-  const ids = Array.isArray(job['remotes']) ? job['remotes'] : []
-  for (const id of ids) {
-    if (typeof id !== 'string' || store.getRemote(id) === undefined) continue
+  for (const id of remoteIdsOf(job)) {
+    if (store.getRemote(id) === undefined) continue
     const url = withSecrets ? store.secrets.get(`remote:${id}`) : 'file:///placeholder'
     if (url === undefined)
       throw new JobDescriptionError(

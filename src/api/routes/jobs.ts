@@ -1,7 +1,7 @@
 // /api/jobs and /api/schedules: the seed's job objects, checked as `xapi-backup run` checks a run
 // description's job (same one-line reasons, same field paths), and their cron schedules.
 import type { JobRecord, ScheduleRecord } from '../../daemon/model.ts'
-import { checkStoredJob } from '../../daemon/job-description.ts'
+import { checkStoredJob, normalizeJobObject } from '../../daemon/job-description.ts'
 import { isUuid, newUuid } from '../../shared/ids.ts'
 import type { JsonObject } from '../../shared/json.ts'
 import type { ApiDeps } from '../api-context.ts'
@@ -26,7 +26,7 @@ function getScheduleOr404(deps: ApiDeps, id: string): ScheduleRecord {
 
 /** The job object as stored: the given fields, `type: 'backup'` by default, id and name set. */
 function jobObject(input: JsonObject, id: string): JsonObject {
-  return { type: 'backup', remotes: [], ...input, id }
+  return normalizeJobObject({ type: 'backup', ...input, id })
 }
 
 function withNextRun(deps: ApiDeps, schedule: ScheduleRecord): ScheduleRecord & { nextRun: number | null } {

@@ -1,6 +1,7 @@
 // /api/remotes: backup repositories. The full URL goes to the secrets file; answers show it with
 // its credentials replaced by `***`.
 import type { RemoteRecord } from '../../daemon/model.ts'
+import { remoteIdsOf } from '../../daemon/job-description.ts'
 import { isUuid, newUuid } from '../../shared/ids.ts'
 import { redactText } from '../../shared/redact-text.ts'
 import type { ApiDeps } from '../api-context.ts'
@@ -107,9 +108,7 @@ export function registerRemoteRoutes(route: DefineRoute, deps: ApiDeps): void {
     },
     (c) => {
       const remote = getRemoteOr404(deps, param(c, 'id'))
-      const users = store
-        .listJobs()
-        .filter((j) => Array.isArray(j.job['remotes']) && j.job['remotes'].includes(remote.id))
+      const users = store.listJobs().filter((j) => remoteIdsOf(j.job).includes(remote.id))
       if (users.length > 0)
         throw new ApiError(
           409,
