@@ -21,6 +21,25 @@ import { registerNotificationRoutes } from './routes/notifications.ts'
 /** Request bodies above this are refused with 413 before they are read whole (issue 12). */
 export const MAX_BODY_BYTES = 1024 * 1024
 
+// How much of a refused body is read before answering; beyond it the connection is just closed.
+const DRAIN_LIMIT_BYTES = 16 * 1024 * 1024
+
+async function drain(body: ReadableStream<Uint8Array> | null, limitBytes: number): Promise<void> {
+  if (body === null) return
+  let read = 0
+  try {
+    const reader = body.getReader()
+    while (read <= limitBytes) {
+      const { done, value } = await reader.read()
+      if (done) return
+      read += value.byteLength
+    }
+    await reader.cancel()
+  } catch {
+    // Already read by the limit middleware, or the client went away: nothing more to drop.
+  }
+}
+
 const BEARER = /^Bearer ([^\s]{1,200})$/
 
 /** Builds the application; `deps` are the server's store, runs and operations. */
@@ -43,7 +62,13 @@ export function createApiApp(deps: ApiDeps): Hono {
     '*',
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json(errorBody('BODY_TOO_LARGE', `body: over ${MAX_BODY_BYTES} bytes`), 413),
+      onError: async (c) => {
+        // Read (and drop) a bounded rest of the body first: a client still sending when the answer
+        // comes and the socket closes sees a reset instead of its 413.
+        await drain(c.req.raw.body, DRAIN_LIMIT_BYTES)
+        c.header('connection', 'close')
+        return c.json(errorBody('BODY_TOO_LARGE', `body: over ${MAX_BODY_BYTES} bytes`), 413)
+      },
     }),
   )
   const route = routerOf(app, docs)

@@ -16,12 +16,18 @@ export function checkInput<S extends z.ZodType>(schema: S, value: unknown, where
   const parsed = schema.safeParse(value)
   if (parsed.success) return parsed.data
   const issue = parsed.error.issues[0]
+  if (issue?.code === 'unrecognized_keys') {
+    // Named like the CLI names a field: its own path, then what is wrong with it.
+    const path = pathText([...issue.path, issue.keys[0] ?? ''])
+    throw new ApiError(
+      400,
+      'INVALID_INPUT',
+      `${path}: unknown field, expected one of the documented fields`,
+      path,
+    )
+  }
   const path = issue === undefined ? where : pathText(issue.path) || where
-  const message =
-    issue?.code === 'unrecognized_keys'
-      ? `${path}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`
-      : `${path}: ${issue?.message ?? 'invalid'}`
-  throw new ApiError(400, 'INVALID_INPUT', message, path)
+  throw new ApiError(400, 'INVALID_INPUT', `${path}: ${issue?.message ?? 'invalid'}`, path)
 }
 
 /** The request's JSON body checked by `schema` (415 when not JSON, 400 when not parseable). */
