@@ -51,7 +51,7 @@ module.exports = {
     },
     {
       name: 'no-upward-to-app-or-cli',
-      comment: 'Only cli (and later daemon/api) import app; nothing imports cli.',
+      comment: 'Only cli, daemon and api import app; nothing imports cli.',
       severity: 'error',
       from: { path: '^src/(shared|tasks|formats|xapi|remotes|repository|engine|simulator)/' },
       to: { path: '^src/(app|cli)/' },
@@ -76,6 +76,43 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/', pathNot: '^src/(repository|app|api)/' },
       to: { path: 'node_modules/zod/' },
+    },
+    {
+      name: 'daemon-below-api',
+      comment:
+        'daemon (store, scheduler, runs, notifications) imports shared, tasks, engine and app; never api or cli.',
+      severity: 'error',
+      from: { path: '^src/daemon/', pathNot: TESTS },
+      to: { path: '^src/(api|cli|simulator)/' },
+    },
+    {
+      name: 'api-below-cli',
+      comment: 'api (HTTP routes and the server composition) never imports cli.',
+      severity: 'error',
+      from: { path: '^src/api/' },
+      to: { path: '^src/cli/' },
+    },
+    {
+      name: 'nothing-imports-the-server',
+      comment: 'Only cli (and tests) import daemon and api; the layers below never do.',
+      severity: 'error',
+      from: { path: '^src/(shared|tasks|formats|xapi|remotes|repository|engine|simulator|app)/' },
+      to: { path: '^src/(daemon|api)/' },
+    },
+    {
+      name: 'web-is-a-browser-bundle',
+      comment:
+        'The console (web/) may import only type-level or browser-safe code of src (tasks, daemon/model).',
+      severity: 'error',
+      from: { path: '^web/' },
+      to: {
+        path: '^src/',
+        pathNot: [
+          '^src/tasks/(tree|events|format)\\.ts$',
+          '^src/daemon/model\\.ts$',
+          '^src/shared/json\\.ts$',
+        ],
+      },
     },
     {
       name: 'no-cycles',
