@@ -7,6 +7,9 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-argument --
    the answers are JSON read back from our own API: the assertions check their shape. */
 import assert from 'node:assert/strict'
+import { createServer } from 'node:http'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -80,7 +83,19 @@ describe('job server over HTTP against the simulator', { timeout: 600_000 }, () 
       .all('VM')
       .filter(([, r]) => r['is_a_snapshot'] === true && r['snapshot_of'] === sim.pool.vms.get('web')).length
 
+  const webhookBodies: any[] = []
+  let webhook: Server
+
   before(async () => {
+    webhook = createServer((request, response) => {
+      let body = ''
+      request.setEncoding('utf8').on('data', (chunk: string) => (body += chunk))
+      request.on('end', () => {
+        webhookBodies.push(JSON.parse(body))
+        response.end('ok')
+      })
+    })
+    await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve))
     dir = await mkdtemp(join(tmpdir(), 'xapi-backup-server-'))
     await mkdir(join(dir, 'repo'))
     sim = await startSimulator({
@@ -116,6 +131,7 @@ describe('job server over HTTP against the simulator', { timeout: 600_000 }, () 
   after(async () => {
     await server.close()
     await sim.close()
+    webhook.close()
     await rm(dir, { recursive: true, force: true })
   })
 
@@ -144,7 +160,7 @@ describe('job server over HTTP against the simulator', { timeout: 600_000 }, () 
       mode: 'delta',
       remotes: [ids['remote']],
       vms: { id: ids['vm'] },
-      settings: { '': { exportRetention: 3 } },
+      settings: { '': { exportRetention: 3, reportWhen: 'always' } },
     }
 
     // The API refuses a bad job with the CLI's own one-line reason and the field's path.
@@ -174,6 +190,12 @@ describe('job server over HTTP against the simulator', { timeout: 600_000 }, () 
     const badCron = await api('POST', '/api/schedules', { jobId: ids['job'], cron: '61 * * * *' })
     assert.equal(badCron.status, 400)
     assert.equal(badCron.json.error.path, 'cron')
+    const { port } = webhook.address() as AddressInfo
+    const notify = await api('PUT', '/api/notifications', {
+      webhooks: [{ url: `http://127.0.0.1:${port}/hook` }],
+      smtp: null,
+    })
+    assert.equal(notify.status, 200)
     const schedule = await api('POST', '/api/schedules', {
       jobId: ids['job'],
       cron: '* * * * *',
@@ -217,6 +239,12 @@ describe('job server over HTTP against the simulator', { timeout: 600_000 }, () 
       walk(tree).some((t) => t.message === 'transfer'),
       'the tree has the transfer task',
     )
+    const report = await waitFor('the webhook report', () =>
+      Promise.resolve(webhookBodies.find((b) => b.runId === run.id)),
+    )
+    assert.equal(report.status, 'success')
+    assert.equal(report.jobName, 'nightly')
+    assert.equal(report.sizeBytes, run.sizeBytes)
     const backups = await api('GET', `/api/remotes/${ids['remote']}/backups`)
     assert.equal(backups.json.items.length, 1)
     assert.equal(backups.json.items[0].complete, true)
