@@ -1,9 +1,15 @@
 // The job form's settings card: the common job-wide settings as fields, the rest as JSON.
 import type { TargetedEvent } from 'preact'
-import type { CommonSetting } from '../job-form.ts'
+import type { CommonSetting, FormField, JobForm } from '../job-form.ts'
 import { invalidAttrs } from '../ui/fields.tsx'
 import { Card } from '../ui/page.tsx'
-import type { JobEditorProps } from './job-editor.tsx'
+
+/** Props of SettingsCard: the part of the job form it edits. */
+export interface SettingsCardProps {
+  readonly form: JobForm
+  readonly onChange: (form: JobForm) => void
+  readonly invalid: FormField | undefined
+}
 
 const SETTING_FIELDS: readonly (readonly [CommonSetting, string, string])[] = [
   ['exportRetention', 'Backups kept per remote', 'exportRetention'],
@@ -14,7 +20,7 @@ const SETTING_FIELDS: readonly (readonly [CommonSetting, string, string])[] = [
 ]
 
 function SettingInput(
-  props: { readonly name: CommonSetting; readonly label: string; readonly hint: string } & JobEditorProps,
+  props: { readonly name: CommonSetting; readonly label: string; readonly hint: string } & SettingsCardProps,
 ) {
   const { form, onChange, invalid, name } = props
   const onInput = (e: TargetedEvent<HTMLInputElement>): void => {
@@ -39,7 +45,7 @@ function SettingInput(
 }
 
 /** The settings card of the job form. */
-export function SettingsCard(props: JobEditorProps) {
+export function SettingsCard(props: SettingsCardProps) {
   const { form, onChange, invalid } = props
   return (
     <Card title="Settings">
