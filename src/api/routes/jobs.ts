@@ -141,6 +141,7 @@ export function registerJobRoutes(route: DefineRoute, deps: ApiDeps): void {
           {
             error: { code: 'JOB_RUNNING', message: outcome.run.reason ?? 'already running' },
             run: outcome.run,
+            runningRunId: outcome.runningRunId,
           },
           409,
         )

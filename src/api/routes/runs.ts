@@ -93,6 +93,9 @@ export function registerRunRoutes(route: DefineRoute, deps: ApiDeps): void {
 function streamRunEvents(c: Context, deps: ApiDeps, run: RunRecord): Response {
   const header = c.req.header('last-event-id')
   const lastSeq = header !== undefined && /^\d{1,12}$/.test(header) ? Number(header) : -1
+  // Proxies must neither cache nor buffer the stream.
+  c.header('cache-control', 'no-store')
+  c.header('x-accel-buffering', 'no')
   return streamSSE(c, async (stream) => {
     const queue: RunUpdate[] = []
     let wake: (() => void) | undefined
