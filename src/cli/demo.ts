@@ -52,6 +52,8 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           `xapi-backup vhd info $(ls ${join(dir, 'remote')}/xo-vm-backups/*/vdis/*/*/*.vhd | head -1)`,
           `xapi-backup run ${join(dir, 'delta-job.yaml')} --explain   # the effective settings`,
           'xapi-backup simulator   # a pool to point your own run descriptions at',
+          `xapi-backup token create --data-dir ${join(dir, 'server')}   # an API token for the job server`,
+          `xapi-backup serve --data-dir ${join(dir, 'server')}   # schedules, REST API, web console at the printed url`,
           `(the demo's simulator has stopped; everything it wrote is in ${dir})`,
           '',
         ].join('\n'),
