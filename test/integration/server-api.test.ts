@@ -326,4 +326,53 @@ describe('job server over HTTP against the simulator', { timeout: 600_000 }, () 
     assert.equal(webSnapshots(), 1, 'one snapshot: the new base')
     assert.ok(!logs.join('\n').includes(token), 'the token is never logged')
   })
+
+  it('restores a backup and health-checks one as runs of their own', async () => {
+    const srs = (await api('GET', `/api/pools/${ids['pool']}/srs`)).json.items as {
+      uuid: string
+      name: string
+    }[]
+    const sr = srs.find((s) => s.name === 'Local')
+    assert.ok(sr, 'the pool lists its SR')
+    const backups = (await api('GET', `/api/remotes/${ids['remote']}/backups?vm=${ids['vm']}`)).json.items
+    assert.equal(backups.length, 3)
+    const vmsBefore = sim.db.all('VM').length
+    const ended = async (runId: string): Promise<RunRecord> =>
+      waitFor(`run ${runId}`, async () => {
+        const run = (await api('GET', `/api/runs/${runId}`)).json.run as RunRecord
+        return run.status === 'running' || run.status === 'pending' ? undefined : run
+      })
+    const restore = await api('POST', '/api/restore', {
+      remoteId: ids['remote'],
+      backupId: backups[0].id,
+      poolId: ids['pool'],
+      srId: sr.uuid,
+    })
+    assert.equal(restore.status, 202, JSON.stringify(restore.json))
+    const restored = await ended(restore.json.run.id)
+    assert.equal(restored.status, 'success', restored.reason ?? '')
+    assert.equal(restored.kind, 'restore')
+    const tree = (await api('GET', `/api/runs/${restored.id}`)).json.tree as TaskTreeNode
+    assert.equal(tree.message, 'restore')
+    assert.ok(sim.db.all('VM').length > vmsBefore, 'a VM was created')
+
+    const check = await api('POST', '/api/health-check', {
+      remoteId: ids['remote'],
+      backupId: backups[0].id,
+      poolId: ids['pool'],
+      srId: sr.uuid,
+    })
+    assert.equal(check.status, 202)
+    const checked = await ended(check.json.run.id)
+    assert.equal(checked.status, 'success', checked.reason ?? '')
+    assert.equal(checked.kind, 'healthCheck')
+    const refused = await api('POST', '/api/restore', {
+      remoteId: ids['remote'],
+      backupId: '../../etc/passwd',
+      poolId: ids['pool'],
+      srId: sr.uuid,
+    })
+    assert.equal(refused.status, 400)
+    assert.equal(refused.json.error.path, 'backupId')
+  })
 })
