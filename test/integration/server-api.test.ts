@@ -196,6 +196,14 @@ describe('job server over HTTP against the simulator', { timeout: 600_000 }, () 
       smtp: null,
     })
     assert.equal(notify.status, 200)
+    const badSetting = await api('POST', '/api/schedules', {
+      jobId: ids['job'],
+      cron: '0 3 * * *',
+      settings: { exportRetention: 'many' },
+    })
+    assert.equal(badSetting.status, 400)
+    assert.equal(badSetting.json.error.path, 'settings.exportRetention')
+    assert.match(badSetting.json.error.message, /^settings\.exportRetention: expected/)
     const schedule = await api('POST', '/api/schedules', {
       jobId: ids['job'],
       cron: '* * * * *',

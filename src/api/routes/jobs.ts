@@ -4,6 +4,7 @@ import type { JobRecord, ScheduleRecord } from '../../daemon/model.ts'
 import { checkStoredJob, normalizeJobObject } from '../../daemon/job-description.ts'
 import { isUuid, newUuid } from '../../shared/ids.ts'
 import type { JsonObject } from '../../shared/json.ts'
+import { RunDescriptionError } from '../../engine/run-description-error.ts'
 import type { ApiDeps } from '../api-context.ts'
 import { ApiError, notFound } from '../api-error.ts'
 import { jobInput, runInput, scheduleInput } from '../schemas.ts'
@@ -166,8 +167,18 @@ function registerScheduleRoutes(route: DefineRoute, deps: ApiDeps): void {
     const cron = deps.checkCron(schedule.cron, schedule.timezone)
     if (!cron.ok) throw new ApiError(400, 'INVALID_INPUT', cron.message, cron.path)
     const job = getJobOr404(deps, jobId)
-    // The schedule's settings are checked where the engine will read them: in the job's settings.
-    checkStoredJob(store, job.job, [schedule, ...others.filter((s) => s.id !== schedule.id)])
+    // The schedule's settings are checked where the engine will read them (the job's
+    // settings[<schedule id>]); a problem there is named as the client wrote it: `settings.x`.
+    try {
+      checkStoredJob(store, job.job, [schedule, ...others.filter((s) => s.id !== schedule.id)])
+    } catch (error) {
+      const at = `job.settings['${schedule.id}']`
+      if (!(error instanceof RunDescriptionError)) throw error
+      const path = error.details?.['path']
+      if (typeof path !== 'string' || !path.startsWith(at)) throw error
+      const own = `settings${path.slice(at.length)}`
+      throw new ApiError(400, 'INVALID_INPUT', error.message.replace(at, 'settings'), own)
+    }
   }
   route(
     {
