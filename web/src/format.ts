@@ -55,6 +55,11 @@ export function elapsed(start: number, end: number | null | undefined, nowMs: nu
   return Math.max(0, (end ?? nowMs) - start)
 }
 
+/** `count` and `noun`, plural unless one: `1 backup`, `3 backups`. */
+export function plural(count: number, noun: string): string {
+  return `${count} ${count === 1 ? noun : `${noun}s`}`
+}
+
 /** The first 8 characters of a uuid, enough to tell records apart on screen. */
 export function shortId(id: string): string {
   return id.length > 8 ? id.slice(0, 8) : id

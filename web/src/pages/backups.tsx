@@ -2,9 +2,9 @@
 // The remote is in the URL (`?remote=<id>`) so the dashboard can link to it.
 import { useState } from 'preact/hooks'
 import { api } from '../api.ts'
-import { formatBytes, formatDateTime, formatRelative, shortId } from '../format.ts'
+import { formatBytes, formatDateTime, formatRelative, plural, shortId } from '../format.ts'
 import { useNow, useResource } from '../hooks.ts'
-import { useRemotes } from '../lookups.ts'
+import { jobNames, useJobs, useRemotes } from '../lookups.ts'
 import { Link, navigate, useLocation } from '../router.tsx'
 import type { BackupItem, ListOf } from '../types.ts'
 import { Card, Empty, ErrorBox, Loading, PageHeader } from '../ui/page.tsx'
@@ -39,6 +39,7 @@ type Action = Omit<TargetDialogProps, 'onClose'>
 function BackupRow(props: {
   readonly backup: BackupItem
   readonly now: number
+  readonly jobs: ReadonlyMap<string, string>
   readonly onAction: (action: Action['action']) => void
 }) {
   const { backup, now } = props
@@ -55,7 +56,10 @@ function BackupRow(props: {
       </div>
       <div class="backup-facts muted small">
         {formatBytes(backup.sizeBytes)} ·{' '}
-        {backup.jobName === '' ? `job ${shortId(backup.jobId)}` : backup.jobName}
+        {/* Backups written by this engine carry no job name (XO's metadata has none): the job list has it. */}
+        {backup.jobName !== ''
+          ? backup.jobName
+          : (props.jobs.get(backup.jobId) ?? `job ${shortId(backup.jobId)}`)}
       </div>
       <div class="row-actions">
         <button
@@ -89,6 +93,7 @@ const SHOWN = 3
 function VmCard(props: {
   readonly group: VmGroup
   readonly now: number
+  readonly jobs: ReadonlyMap<string, string>
   readonly onAction: (action: Action['action'], backup: BackupItem) => void
 }) {
   const { group } = props
@@ -101,7 +106,7 @@ function VmCard(props: {
       testId="backup-vm"
       actions={
         <span class="muted small" title={group.uuid}>
-          {shortId(group.uuid)} · {group.backups.length} backups
+          {shortId(group.uuid)} · {plural(group.backups.length, 'backup')}
         </span>
       }
     >
@@ -111,6 +116,7 @@ function VmCard(props: {
             key={backup.id}
             backup={backup}
             now={props.now}
+            jobs={props.jobs}
             onAction={(kind) => {
               props.onAction(kind, backup)
             }}
@@ -142,6 +148,7 @@ function BackupList({ remoteId }: { readonly remoteId: string }) {
   const [filter, setFilter] = useState('')
   const [action, setAction] = useState<Action | undefined>(undefined)
   const now = useNow(60_000)
+  const jobs = jobNames(useJobs().data)
   if (backups.error !== undefined) return <ErrorBox error={backups.error} onRetry={backups.reload} />
   if (backups.data === undefined) return <Loading what="Listing the remote" />
   const needle = filter.trim().toLowerCase()
@@ -161,7 +168,7 @@ function BackupList({ remoteId }: { readonly remoteId: string }) {
             setFilter(e.currentTarget.value)
           }}
         />
-        <span class="muted small">{backups.data.items.length} backups</span>
+        <span class="muted small">{plural(backups.data.items.length, 'backup')}</span>
       </div>
       {groups.length === 0 ? <Empty>No backup here{needle === '' ? ' yet' : ' matches'}.</Empty> : null}
       {groups.map((group) => (
@@ -169,6 +176,7 @@ function BackupList({ remoteId }: { readonly remoteId: string }) {
           key={group.uuid}
           group={group}
           now={now}
+          jobs={jobs}
           onAction={(kind, backup) => {
             setAction({ action: kind, remoteId, backup })
           }}

@@ -1,7 +1,15 @@
 // The dashboard: what needs attention first (failed jobs, VMs without a recent backup), then
 // what is stored where; refreshed every 15 s while the tab is visible.
 import { api } from '../api.ts'
-import { elapsed, formatBytes, formatDateTime, formatDuration, formatRelative, shortId } from '../format.ts'
+import {
+  elapsed,
+  formatBytes,
+  formatDateTime,
+  formatDuration,
+  formatRelative,
+  plural,
+  shortId,
+} from '../format.ts'
 import { useNow, useResource } from '../hooks.ts'
 import { jobNames, runTitle, useJobs } from '../lookups.ts'
 import { Link } from '../router.tsx'
@@ -76,7 +84,7 @@ function Stats({ data }: { readonly data: Dashboard }) {
         testId="stat-running"
       />
       <Stat
-        label={`of ${data.lastRuns.length} jobs failed last time`}
+        label={`of ${plural(data.lastRuns.length, 'job')} failed last time`}
         value={String(failed)}
         tone={failed > 0 ? 'bad' : undefined}
         testId="stat-failed"
@@ -88,7 +96,7 @@ function Stats({ data }: { readonly data: Dashboard }) {
         testId="stat-stale"
       />
       <Stat
-        label={`stored in ${backups} backups`}
+        label={`stored in ${plural(backups, 'backup')}`}
         value={formatBytes(stored)}
         href="/backups"
         testId="stat-stored"
@@ -152,7 +160,7 @@ function Details({
                   <Link href={`/backups?remote=${encodeURIComponent(remote.id)}`}>{remote.name}</Link>
                   {remote.error === undefined ? (
                     <span>
-                      {formatBytes(remote.sizeBytes)} · {remote.backups} backups
+                      {formatBytes(remote.sizeBytes)} · {plural(remote.backups, 'backup')}
                     </span>
                   ) : (
                     <span class="bad" title={remote.error}>

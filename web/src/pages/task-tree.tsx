@@ -61,15 +61,18 @@ function Progress({ node, ctx }: { readonly node: TaskTreeNode; readonly ctx: Co
       : `${formatBytes(progress.done)} of ${formatBytes(total)}`
   return (
     <div class="progress-line" data-testid="task-progress">
-      <div
-        class={pct === undefined ? 'progress indeterminate' : 'progress'}
-        role="progressbar"
-        aria-valuemin={0}
-        aria-valuemax={100}
-        aria-valuenow={pct}
-      >
-        <div class="progress-fill" style={{ width: `${pct ?? 100}%` }} />
-      </div>
+      {/* An ended task of unknown total has no bar: an indeterminate one would slide forever. */}
+      {pct === undefined && !live ? null : (
+        <div
+          class={pct === undefined ? 'progress indeterminate' : 'progress'}
+          role="progressbar"
+          aria-valuemin={0}
+          aria-valuemax={100}
+          aria-valuenow={pct}
+        >
+          <div class="progress-fill" style={{ width: `${pct ?? 100}%` }} />
+        </div>
+      )}
       <span class="progress-text">
         {pct === undefined ? '' : <strong>{pct}%</strong>} {amount}
         {formatRate(rate) === '' ? '' : ` · ${formatRate(rate)}${live ? '' : ' avg'}`}
