@@ -73,6 +73,11 @@ function metricsInput(
   return { jobs: [...jobs.values()], vms, runningRuns: running }
 }
 
+/** The latest end among the newest runs (0 when none ended): repositories change when runs end. */
+function lastRunEnd(store: Store): number {
+  return store.listRuns({ limit: 50 }).items.reduce((latest, run) => Math.max(latest, run.end ?? 0), 0)
+}
+
 /** Registers the dashboard and the metrics. */
 export function registerDashboardRoutes(route: DefineRoute, deps: ApiDeps): void {
   const { store, clock } = deps
@@ -80,14 +85,16 @@ export function registerDashboardRoutes(route: DefineRoute, deps: ApiDeps): void
     string,
     { at: number; value: { backups: number; sizeBytes: number } | { error: string } }
   >()
-  const remoteSize = async (id: string, name: string) => {
+  const remoteSize = async (id: string, name: string, changedAt: number) => {
     const cached = sizes.get(id)
-    if (cached !== undefined && clock.now() - cached.at < SIZE_CACHE_MS) return cached.value
+    const at = clock.now()
+    // A run that ended after the listing began may have written or merged backups: list again.
+    if (cached !== undefined && at - cached.at < SIZE_CACHE_MS && changedAt < cached.at) return cached.value
     const value = await deps.operations.listRemoteBackups(remoteUrl(store, id, name)).then(
       (items) => ({ backups: items.length, sizeBytes: items.reduce((sum, b) => sum + b.sizeBytes, 0) }),
       (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }),
     )
-    sizes.set(id, { at: clock.now(), value })
+    sizes.set(id, { at, value })
     return value
   }
   route(
@@ -106,10 +113,11 @@ export function registerDashboardRoutes(route: DefineRoute, deps: ApiDeps): void
       const staleVms = [...vmLastSuccess(store)]
         .filter(([, vm]) => vm.lastSuccess === null || now - vm.lastSuccess > STALE_AFTER_MS)
         .map(([uuid, vm]) => ({ uuid, name: vm.name, lastSuccess: vm.lastSuccess }))
+      const changedAt = lastRunEnd(store)
       const remotes = await Promise.all(
         store
           .listRemotes()
-          .map(async (r) => ({ id: r.id, name: r.name, ...(await remoteSize(r.id, r.name)) })),
+          .map(async (r) => ({ id: r.id, name: r.name, ...(await remoteSize(r.id, r.name, changedAt)) })),
       )
       return c.json({
         lastRuns,
