@@ -30,7 +30,13 @@ function gatedWork(): { work: RunWork; release: () => void; started: Promise<voi
       data: { type: 'VM', id: 'vm-1' },
     })
     await new Promise<void>((resolve, reject) => {
-      signal.addEventListener('abort', () => { reject(signal.reason as Error); }, { once: true })
+      signal.addEventListener(
+        'abort',
+        () => {
+          reject(signal.reason as Error)
+        },
+        { once: true },
+      )
       void gate.then(resolve)
     })
     sink.write({ event: 'task.end', id: 'vm', timestamp: 3, status: 'success', result: null })
