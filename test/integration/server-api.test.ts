@@ -256,6 +256,7 @@ describe('job server over HTTP against the simulator', { timeout: 600_000 }, () 
     const backups = await api('GET', `/api/remotes/${ids['remote']}/backups`)
     assert.equal(backups.json.items.length, 1)
     assert.equal(backups.json.items[0].complete, true)
+    assert.equal(backups.json.items[0].jobName, 'nightly', 'the job is named')
   })
 
   it('skips a trigger while the job runs (manual and scheduled), and streams the live tree', async () => {
@@ -360,6 +361,7 @@ describe('job server over HTTP against the simulator', { timeout: 600_000 }, () 
     const restored = await ended(restore.json.run.id)
     assert.equal(restored.status, 'success', restored.reason ?? '')
     assert.equal(restored.kind, 'restore')
+    assert.equal(restored.params['vmUuid'], ids['vm'])
     const tree = (await api('GET', `/api/runs/${restored.id}`)).json.tree as TaskTreeNode
     assert.equal(tree.message, 'restore')
     assert.ok(sim.db.all('VM').length > vmsBefore, 'a VM was created')

@@ -152,9 +152,12 @@ export function registerRemoteRoutes(route: DefineRoute, deps: ApiDeps): void {
           `vm: expected a uuid, got ${JSON.stringify(String(vm).slice(0, 60))}`,
           'vm',
         )
-      const items = await upstream(() =>
+      const listed = await upstream(() =>
         deps.operations.listRemoteBackups(remoteUrl(store, remote.id, remote.name), vm),
       )
+      // The metadata names the job by id only (as XO's does): the name comes from the store.
+      const names = new Map(store.listJobs().map((j) => [j.id, j.name]))
+      const items = listed.map((b) => (b.jobName === '' ? { ...b, jobName: names.get(b.jobId) ?? '' } : b))
       return c.json({ items, total: items.length })
     },
   )

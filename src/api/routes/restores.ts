@@ -10,6 +10,9 @@ import { getPoolOr404 } from './pools.ts'
 import { getRemoteOr404 } from './remotes.ts'
 import type { DefineRoute } from './router.ts'
 
+/** The VM uuid of a checked backup id (`xo-vm-backups/<vm>/<ts>.json`). */
+const vmOf = (backupId: string): string => backupId.replace(/^\//, '').split('/')[1] ?? ''
+
 const BACKUP_ID = /^\/?xo-vm-backups\/[0-9a-f-]{36}\/[^/]+\.json$/i
 
 /** Registers the restore and health-check routes. */
@@ -45,7 +48,7 @@ export function registerRestoreRoutes(route: DefineRoute, deps: ApiDeps): void {
           jobId: null,
           scheduleId: null,
           trigger: 'manual',
-          params: JSON.parse(JSON.stringify(input)) as JsonObject,
+          params: { ...(JSON.parse(JSON.stringify(input)) as JsonObject), vmUuid: vmOf(input.backupId) },
         },
         (sink, signal) =>
           deps.operations.restore({
@@ -79,7 +82,7 @@ export function registerRestoreRoutes(route: DefineRoute, deps: ApiDeps): void {
           jobId: null,
           scheduleId: null,
           trigger: 'manual',
-          params: JSON.parse(JSON.stringify(input)) as JsonObject,
+          params: { ...(JSON.parse(JSON.stringify(input)) as JsonObject), vmUuid: vmOf(input.backupId) },
         },
         (sink, signal) =>
           deps.operations.healthCheck({
