@@ -7,9 +7,12 @@ import assert from 'node:assert/strict'
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { get as httpsGet } from 'node:https'
 import { after, before, describe, it } from 'node:test'
 import type { RunningServer } from '../../src/api/start-server.ts'
 import { startServer } from '../../src/api/start-server.ts'
+import { requireTool } from '../../src/shared/testing/oracles.ts'
+import { generateSelfSignedCertificate } from '../../src/simulator/tls.ts'
 
 const POOL_PASSWORD = 'pool-pw-Zq8r1'
 const S3_SECRET = 'S3SECRETkeyValue9'
@@ -203,5 +206,37 @@ describe('job server security and bad input', { timeout: 120_000 }, () => {
       /STORE_CORRUPT|corrupt|not a database/i,
     )
     assert.deepEqual(await readFile(file), garbage, 'the corrupt database is unchanged')
+  })
+
+  it('serves HTTPS with a given certificate (verified by a client that trusts it only)', async (t) => {
+    if (
+      !requireTool(t, { name: 'openssl', probe: ['openssl', 'version'], install: 'apt-get install openssl' })
+    )
+      return
+    const { certPem, keyPem } = await generateSelfSignedCertificate('127.0.0.1')
+    await writeFile(join(dir, 'cert.pem'), certPem)
+    await writeFile(join(dir, 'key.pem'), keyPem, { mode: 0o600 })
+    const tls = await startServer({
+      dataDir: join(dir, 'tls-data'),
+      tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') },
+      log: () => undefined,
+    })
+    try {
+      assert.match(tls.url, /^https:\/\/127\.0\.0\.1:\d+$/)
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const request = httpsGet(`${tls.url}/api/health`, { ca: certPem }, (response) => {
+          let body = ''
+          response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk))
+          response.on('end', () => { resolve({ status: response.statusCode ?? 0, body }); })
+        })
+        request.on('error', reject)
+      })
+      assert.equal(answer.status, 200)
+      assert.match(answer.body, /"status":"ok"/)
+      // A client that does not trust the certificate is refused by TLS, not answered.
+      await assert.rejects(fetch(`${tls.url}/api/health`), 'an untrusted certificate fails the handshake')
+    } finally {
+      await tls.close()
+    }
   })
 })
