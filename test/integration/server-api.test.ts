@@ -257,6 +257,20 @@ describe('job server over HTTP against the simulator', { timeout: 600_000 }, () 
     assert.equal(backups.json.items.length, 1)
     assert.equal(backups.json.items[0].complete, true)
     assert.equal(backups.json.items[0].jobName, 'nightly', 'the job is named')
+    const metrics = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+    const text = await metrics.text()
+    assert.match(text, /^xapi_backup_runs_total\{job="nightly",status="success"\} 1$/m)
+    assert.match(
+      text,
+      new RegExp(`^xapi_backup_transferred_bytes_total\\{job="nightly"\\} ${run.sizeBytes}$`, 'm'),
+    )
+    assert.match(
+      text,
+      new RegExp(
+        `^xapi_backup_vm_last_success_timestamp_seconds\\{vm="${ids['vm'] ?? ''}",vm_name="web"\\} `,
+        'm',
+      ),
+    )
   })
 
   it('skips a trigger while the job runs (manual and scheduled), and streams the live tree', async () => {
