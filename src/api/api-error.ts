@@ -39,6 +39,8 @@ export function handleApiError(error: unknown, c: Context, log: (message: string
     const path = error.details?.['path']
     return c.json(errorBody(error.code, error.message, typeof path === 'string' ? path : undefined), 400)
   }
+  if (error instanceof BackupError && error.code === 'RUNS_STOPPED')
+    return c.json(errorBody(error.code, error.message), 503)
   if (error instanceof HTTPException) {
     const status = error.status
     return c.json(
