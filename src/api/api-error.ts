@@ -4,7 +4,7 @@ import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { RunDescriptionError } from '../engine/run-description-error.ts'
-import { BackupError } from '../shared/errors.ts'
+import { BackupError, errorCode } from '../shared/errors.ts'
 import { redactText } from '../shared/redact-text.ts'
 
 /** A refusal with its HTTP status, stable code, one-line message and the field at fault. */
@@ -39,8 +39,8 @@ export function handleApiError(error: unknown, c: Context, log: (message: string
     const path = error.details?.['path']
     return c.json(errorBody(error.code, error.message, typeof path === 'string' ? path : undefined), 400)
   }
-  if (error instanceof BackupError && error.code === 'RUNS_STOPPED')
-    return c.json(errorBody(error.code, error.message), 503)
+  if (errorCode(error) === 'RUNS_STOPPED')
+    return c.json(errorBody('RUNS_STOPPED', error instanceof Error ? error.message : 'stopping'), 503)
   if (error instanceof HTTPException) {
     const status = error.status
     return c.json(
