@@ -25,11 +25,40 @@ const ERROR_RESPONSES: Record<number, string> = {
   413: 'body over 1 MiB',
 }
 
-const schemaOf = (schema: z.ZodType): Json =>
-  z.toJSONSchema(schema, { unrepresentable: 'any', io: 'input' }) as Json
+/**
+ * The JSON Schema of `schema` for the document: zod puts recursive parts (z.json()) in a local
+ * `$defs` whose `#/$defs/x` refs would resolve against the document root, so they move to
+ * `components.schemas` (one entry per distinct definition) and the refs follow. The per-schema
+ * `$schema` is dropped: OpenAPI 3.1 sets the dialect for the whole document.
+ */
+function schemaOf(schema: z.ZodType, components: Record<string, Json>): Json {
+  const generated = z.toJSONSchema(schema, { unrepresentable: 'any', io: 'input' }) as Record<string, Json>
+  const { $defs, $schema: _dialect, ...root } = generated
+  const renamed = new Map<string, string>()
+  for (const [name, definition] of Object.entries(($defs ?? {}) as Record<string, Json>)) {
+    const text = JSON.stringify(definition)
+    const existing = Object.entries(components).find(([, d]) => JSON.stringify(d) === text)?.[0]
+    const target = existing ?? `Schema${Object.keys(components).length + 1}`
+    components[target] = definition
+    renamed.set(`#/$defs/${name}`, `#/components/schemas/${target}`)
+  }
+  const rewrite = (value: Json): Json => {
+    if (Array.isArray(value)) return value.map(rewrite)
+    if (value === null || typeof value !== 'object') return value
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [
+        k,
+        k === '$ref' && typeof v === 'string' ? (renamed.get(v) ?? v) : rewrite(v),
+      ]),
+    )
+  }
+  for (const [name, definition] of Object.entries(components)) components[name] = rewrite(definition)
+  return rewrite(root)
+}
 
 /** The document for `routes`. */
 export function openApiDocument(routes: readonly RouteDoc[], version: string): Json {
+  const schemas: Record<string, Json> = {}
   const paths: Record<string, Record<string, Json>> = {}
   for (const route of routes) {
     const path = route.path.replace(/:([A-Za-z]+)/g, '{$1}')
@@ -40,7 +69,8 @@ export function openApiDocument(routes: readonly RouteDoc[], version: string): J
       schema: { type: 'string' },
     }))
     if (route.query !== undefined) {
-      const properties = (schemaOf(route.query) as { properties?: Record<string, Json> }).properties ?? {}
+      const properties =
+        (schemaOf(route.query, schemas) as { properties?: Record<string, Json> }).properties ?? {}
       for (const [name, schema] of Object.entries(properties))
         parameters.push({ name, in: 'query', required: false, schema })
     }
@@ -60,7 +90,7 @@ export function openApiDocument(routes: readonly RouteDoc[], version: string): J
         : {
             requestBody: {
               required: true,
-              content: { 'application/json': { schema: schemaOf(route.body) } },
+              content: { 'application/json': { schema: schemaOf(route.body, schemas) } },
             },
           }),
       responses,
@@ -70,7 +100,7 @@ export function openApiDocument(routes: readonly RouteDoc[], version: string): J
   return {
     openapi: '3.1.0',
     info: { title: 'xapi-backup job server', version },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     security: [{ bearer: [] }],
     paths,
   }

@@ -142,6 +142,15 @@ describe('job server security and bad input', { timeout: 120_000 }, () => {
     assert.ok(!logs.join('\n').includes(token), 'the server log has no token')
   })
 
+  it('serves an OpenAPI document that an independent validator accepts', async () => {
+    const document: unknown = JSON.parse((await call('GET', '/api/openapi.json', { token })).text)
+    const { Validator } = await import('@seriousme/openapi-schema-validator')
+    const validator = new Validator()
+    const result = await validator.validate(document as Parameters<typeof validator.validate>[0])
+    assert.deepEqual(result, { valid: true }, JSON.stringify(result).slice(0, 2000))
+    assert.equal((document as { openapi: string }).openapi, '3.1.0')
+  })
+
   it('answers bad input with the right status and a field path', async () => {
     const big = JSON.stringify({ name: 'x'.repeat(1024 * 1024 + 10) })
     assert.equal((await call('POST', '/api/jobs', { token, body: big })).status, 413)
@@ -227,7 +236,9 @@ describe('job server security and bad input', { timeout: 120_000 }, () => {
         const request = httpsGet(`${tls.url}/api/health`, { ca: certPem }, (response) => {
           let body = ''
           response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk))
-          response.on('end', () => { resolve({ status: response.statusCode ?? 0, body }); })
+          response.on('end', () => {
+            resolve({ status: response.statusCode ?? 0, body })
+          })
         })
         request.on('error', reject)
       })
