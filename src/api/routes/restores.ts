@@ -1,7 +1,7 @@
 // POST /api/restore and /api/health-check: a backup of a stored remote onto an SR of a stored pool,
 // run as a run of its own (kind `restore` / `healthCheck`) with its task tree and live events.
 import type { JsonObject } from '../../shared/json.ts'
-import type { ApiDeps } from '../api-context.ts'
+import type { ApiDeps, RestoreRequest } from '../api-context.ts'
 import { poolLogin, remoteUrl } from '../api-context.ts'
 import { ApiError } from '../api-error.ts'
 import { healthCheckInput, restoreInput } from '../schemas.ts'
@@ -18,7 +18,13 @@ const BACKUP_ID = /^\/?xo-vm-backups\/[0-9a-f-]{36}\/[^/]+\.json$/i
 /** Registers the restore and health-check routes. */
 export function registerRestoreRoutes(route: DefineRoute, deps: ApiDeps): void {
   const { store } = deps
-  const prepare = (input: { remoteId: string; backupId: string; poolId: string; srId: string }) => {
+  type Target = { remoteId: string; backupId: string; poolId: string; srId: string }
+  /** Checks the target, then starts a run of `kind` whose work gets the resolved remote URL and login. */
+  const startRun = (
+    kind: 'restore' | 'healthCheck',
+    input: Target & Readonly<Record<string, unknown>>,
+    work: (target: RestoreRequest) => Promise<unknown>,
+  ) => {
     const remote = getRemoteOr404(deps, input.remoteId)
     const pool = getPoolOr404(deps, input.poolId)
     if (!BACKUP_ID.test(input.backupId) || input.backupId.includes('..'))
@@ -28,7 +34,14 @@ export function registerRestoreRoutes(route: DefineRoute, deps: ApiDeps): void {
         'backupId: expected xo-vm-backups/<vm uuid>/<timestamp>.json',
         'backupId',
       )
-    return { remoteUrl: remoteUrl(store, remote.id, remote.name), xapi: poolLogin(store, pool) }
+    const url = remoteUrl(store, remote.id, remote.name)
+    const xapi = poolLogin(store, pool)
+    const params = { ...(JSON.parse(JSON.stringify(input)) as JsonObject), vmUuid: vmOf(input.backupId) }
+    return deps.runs.start(
+      { kind, jobId: null, scheduleId: null, trigger: 'manual', params },
+      (sink, signal) =>
+        work({ remoteUrl: url, backupId: input.backupId, xapi, srUuid: input.srId, sink, signal }),
+    ).run
   }
   route(
     {
@@ -41,27 +54,13 @@ export function registerRestoreRoutes(route: DefineRoute, deps: ApiDeps): void {
     },
     async (c) => {
       const input = await readBody(c, restoreInput)
-      const { remoteUrl: url, xapi } = prepare(input)
-      const outcome = deps.runs.start(
-        {
-          kind: 'restore',
-          jobId: null,
-          scheduleId: null,
-          trigger: 'manual',
-          params: { ...(JSON.parse(JSON.stringify(input)) as JsonObject), vmUuid: vmOf(input.backupId) },
-        },
-        (sink, signal) =>
-          deps.operations.restore({
-            remoteUrl: url,
-            backupId: input.backupId,
-            xapi,
-            srUuid: input.srId,
-            sink,
-            signal,
-            ...(input.newMacAddresses === undefined ? {} : { newMacAddresses: input.newMacAddresses }),
-          }),
+      const run = startRun('restore', input, (target) =>
+        deps.operations.restore({
+          ...target,
+          ...(input.newMacAddresses === undefined ? {} : { newMacAddresses: input.newMacAddresses }),
+        }),
       )
-      return c.json({ run: outcome.run }, 202)
+      return c.json({ run }, 202)
     },
   )
   route(
@@ -75,27 +74,13 @@ export function registerRestoreRoutes(route: DefineRoute, deps: ApiDeps): void {
     },
     async (c) => {
       const input = await readBody(c, healthCheckInput)
-      const { remoteUrl: url, xapi } = prepare(input)
-      const outcome = deps.runs.start(
-        {
-          kind: 'healthCheck',
-          jobId: null,
-          scheduleId: null,
-          trigger: 'manual',
-          params: { ...(JSON.parse(JSON.stringify(input)) as JsonObject), vmUuid: vmOf(input.backupId) },
-        },
-        (sink, signal) =>
-          deps.operations.healthCheck({
-            remoteUrl: url,
-            backupId: input.backupId,
-            xapi,
-            srUuid: input.srId,
-            sink,
-            signal,
-            ...(input.timeoutMs === undefined ? {} : { timeoutMs: input.timeoutMs }),
-          }),
+      const run = startRun('healthCheck', input, (target) =>
+        deps.operations.healthCheck({
+          ...target,
+          ...(input.timeoutMs === undefined ? {} : { timeoutMs: input.timeoutMs }),
+        }),
       )
-      return c.json({ run: outcome.run }, 202)
+      return c.json({ run }, 202)
     },
   )
 }
