@@ -334,16 +334,24 @@ describe('job server over HTTP against the simulator', { timeout: 600_000 }, () 
     )
     assert.equal(report.completeBackups.length, 2, 'the two earlier backups are intact')
 
+    // Down from 12:03:00 to 12:06:10: 12:04 and 12:05 are missed; 12:06 is within the grace and runs.
+    clock.advance(3 * MINUTE + 10_000)
     await start()
     const stopped = (await api('GET', `/api/runs/${runId}`)).json.run as RunRecord
     assert.equal(stopped.status, 'interrupted')
     assert.ok(stopped.end !== null, 'the interrupted run has an end')
-    const next = await api('POST', `/api/jobs/${ids['job']}/run`, {})
-    assert.equal(next.status, 202)
-    const done = await waitFor('the run after restart', async () => {
-      const run = (await api('GET', `/api/runs/${next.json.run.id}`)).json.run as RunRecord
-      return run.status === 'running' || run.status === 'pending' ? undefined : run
-    })
+    const missed = (await api('GET', `/api/runs?jobId=${ids['job']}&status=missed`)).json.items as RunRecord[]
+    assert.deepEqual(
+      missed.map((r) => r.start).sort(),
+      [T0 + 210_000, T0 + 270_000],
+      'the occurrences while the server was down are listed as missed',
+    )
+    const done = await waitFor('the 12:06 run after restart', async () =>
+      (await runsOf()).find(
+        (r) => r.start === T0 + 330_000 && r.status !== 'running' && r.status !== 'pending',
+      ),
+    )
+    assert.equal(done.trigger, 'schedule')
     assert.equal(done.status, 'success', done.reason ?? '')
     assert.equal((await checkVmBackups(remote, ids['vm'] ?? '')).completeBackups.length, 3)
     assert.equal(webSnapshots(), 1, 'one snapshot: the new base')
