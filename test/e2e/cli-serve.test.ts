@@ -64,6 +64,16 @@ describe('serve and token commands', { timeout: 180_000 }, () => {
       const jobs = await fetch(`${url}/api/jobs`, { headers: { authorization: `Bearer ${token}` } })
       assert.equal(jobs.status, 200)
       assert.deepEqual(await jobs.json(), { items: [] })
+      // The console (built into dist/web by npm install's prepare) is served at / and for its routes.
+      for (const path of ['/', '/jobs/new']) {
+        const page = await fetch(`${url}${path}`)
+        assert.equal(page.status, 200)
+        assert.match(
+          await page.text(),
+          /<script type="module"[^>]* src="\/assets\//,
+          `${path} serves the built console`,
+        )
+      }
       child.kill('SIGTERM')
       assert.equal(await exited, 0, stderr)
       assert.match(stdout, /job server stopped/)
