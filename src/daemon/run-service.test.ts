@@ -80,6 +80,11 @@ describe('RunService', () => {
     const a = runs.start(start(JOB_A), first.work)
     assert.ok(a.started, 'the first run starts')
     await first.started
+    assert.deepEqual(
+      store.getRun(a.run.id)?.vms,
+      [{ uuid: 'vm-1', status: 'pending' }],
+      'VMs show while running',
+    )
     const b = runs.start(start(JOB_A), gatedWork().work)
     assert.equal(b.started, false)
     assert.equal(store.getRun(b.run.id)?.status, 'skipped')

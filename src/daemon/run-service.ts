@@ -8,7 +8,7 @@ import { BackupError } from '../shared/errors.ts'
 import { newUuid } from '../shared/ids.ts'
 import type { JsonObject } from '../shared/json.ts'
 import type { TaskEvent, TaskSink } from '../tasks/events.ts'
-import type { RunRecord, RunTrigger } from './model.ts'
+import type { RunRecord, RunTrigger, RunVmSummary } from './model.ts'
 import { summarizeRun } from './run-summary.ts'
 import type { Store } from './store-port.ts'
 
@@ -242,12 +242,15 @@ export class RunService {
 
   #sinkOf(runId: string, active: Active): TaskSink {
     let storeFailed = false
+    const vms = new LiveVms()
     return {
       write: (event) => {
         const seq = active.seq++
         if (event.event !== 'task.progress') active.events.push(event)
         try {
           this.#options.store.appendRunEvents(runId, [event])
+          // The history shows a running run's VMs as they start and end, not only once it is over.
+          if (vms.apply(event)) this.#options.store.updateRun(runId, { vms: vms.list() })
         } catch (error) {
           // The run goes on (its data is safe on the remote); the history lacks events from here.
           if (!storeFailed)
@@ -284,6 +287,36 @@ export class RunService {
   #release(): void {
     this.#running--
     this.#queue.shift()?.()
+  }
+}
+
+/** The VMs of a running run, from its VM tasks' start and end events. */
+class LiveVms {
+  readonly #byTask = new Map<string, RunVmSummary>()
+
+  /** Applies `event`; true when the list changed. */
+  apply(event: TaskEvent): boolean {
+    if (
+      event.event === 'task.start' &&
+      event.data?.['type'] === 'VM' &&
+      typeof event.data['id'] === 'string'
+    ) {
+      const name = event.data['name_label']
+      this.#byTask.set(event.id, {
+        uuid: event.data['id'],
+        ...(typeof name === 'string' ? { name } : {}),
+        status: 'pending',
+      })
+      return true
+    }
+    const vm = event.event === 'task.end' ? this.#byTask.get(event.id) : undefined
+    if (vm === undefined || event.event !== 'task.end') return false
+    this.#byTask.set(event.id, { ...vm, status: event.status })
+    return true
+  }
+
+  list(): RunVmSummary[] {
+    return [...this.#byTask.values()]
   }
 }
 
