@@ -6,6 +6,7 @@ import { secureHeaders } from 'hono/secure-headers'
 import type { Json } from '../shared/json.ts'
 import type { ApiDeps } from './api-context.ts'
 import { errorBody, handleApiError } from './api-error.ts'
+import { createBackupListings } from './backup-listings.ts'
 import { serveConsole } from './console-files.ts'
 import type { RouteDoc } from './openapi.ts'
 import { openApiDocument } from './openapi.ts'
@@ -111,11 +112,12 @@ export function createApiApp(deps: ApiDeps): Hono {
     (c) => c.json((document ??= openApiDocument(docs, deps.version)) as object),
   )
   registerPoolRoutes(route, deps)
-  registerRemoteRoutes(route, deps)
+  const listings = createBackupListings(deps)
+  registerRemoteRoutes(route, deps, listings)
   registerJobRoutes(route, deps)
   registerRunRoutes(route, deps)
   registerRestoreRoutes(route, deps)
-  registerDashboardRoutes(route, deps)
+  registerDashboardRoutes(route, deps, listings)
   registerNotificationRoutes(route, deps)
   app.all('/api/*', (c) =>
     c.json(errorBody('NOT_FOUND', `no route ${c.req.method} ${c.req.path.slice(0, 200)}`), 404),

@@ -68,6 +68,7 @@ export class RunService {
   readonly #queue: (() => void)[] = []
   #running = 0
   #accepting = true
+  #lastEndedAt = 0
 
   constructor(options: RunServiceOptions) {
     this.#options = options
@@ -101,6 +102,11 @@ export class RunService {
   /** The run id of the job's run in progress, if any. */
   runningRunOf(jobId: string): string | undefined {
     return this.#jobRuns.get(jobId)
+  }
+
+  /** When the last run ended (server clock, epoch ms; 0 before any): what it wrote may change listings. */
+  get lastEndedAt(): number {
+    return this.#lastEndedAt
   }
 
   /** Number of runs started and not ended (pending ones included). */
@@ -232,6 +238,7 @@ export class RunService {
       vms: summary.vms,
     })
     const ended = store.getRun(run.id) ?? run
+    this.#lastEndedAt = clock.now()
     this.#active.delete(run.id)
     if (jobId !== null && this.#jobRuns.get(jobId) === run.id) this.#jobRuns.delete(jobId)
     for (const listener of active.listeners) listener({ kind: 'end', run: ended })

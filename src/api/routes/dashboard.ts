@@ -5,14 +5,13 @@ import type { JobMetrics, VmMetrics } from '../../daemon/metrics.ts'
 import { METRICS_CONTENT_TYPE, renderMetrics } from '../../daemon/metrics.ts'
 import type { Store } from '../../daemon/store-port.ts'
 import type { ApiDeps } from '../api-context.ts'
-import { remoteUrl } from '../api-context.ts'
+import type { BackupListings } from '../backup-listings.ts'
+import type { RemoteRecord } from '../../daemon/model.ts'
 import type { DefineRoute } from './router.ts'
 
 /** A VM is stale when its last successful backup is older than this (or never happened). */
 export const STALE_AFTER_MS = 48 * 3600_000
 const PAGE = 500
-// Repository sizes cost a listing of every VM folder (round trips on S3): kept for a minute.
-const SIZE_CACHE_MS = 60_000
 
 function* allRuns(store: Store): Generator<RunRecord> {
   for (let offset = 0; ; offset += PAGE) {
@@ -73,30 +72,14 @@ function metricsInput(
   return { jobs: [...jobs.values()], vms, runningRuns: running }
 }
 
-/** The latest end among the newest runs (0 when none ended): repositories change when runs end. */
-function lastRunEnd(store: Store): number {
-  return store.listRuns({ limit: 50 }).items.reduce((latest, run) => Math.max(latest, run.end ?? 0), 0)
-}
-
 /** Registers the dashboard and the metrics. */
-export function registerDashboardRoutes(route: DefineRoute, deps: ApiDeps): void {
+export function registerDashboardRoutes(route: DefineRoute, deps: ApiDeps, listings: BackupListings): void {
   const { store, clock } = deps
-  const sizes = new Map<
-    string,
-    { at: number; value: { backups: number; sizeBytes: number } | { error: string } }
-  >()
-  const remoteSize = async (id: string, name: string, changedAt: number) => {
-    const cached = sizes.get(id)
-    const at = clock.now()
-    // A run that ended after the listing began may have written or merged backups: list again.
-    if (cached !== undefined && at - cached.at < SIZE_CACHE_MS && changedAt < cached.at) return cached.value
-    const value = await deps.operations.listRemoteBackups(remoteUrl(store, id, name)).then(
+  const remoteSize = (remote: RemoteRecord) =>
+    listings.list(remote).then(
       (items) => ({ backups: items.length, sizeBytes: items.reduce((sum, b) => sum + b.sizeBytes, 0) }),
       (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }),
     )
-    sizes.set(id, { at, value })
-    return value
-  }
   route(
     {
       method: 'get',
@@ -113,11 +96,8 @@ export function registerDashboardRoutes(route: DefineRoute, deps: ApiDeps): void
       const staleVms = [...vmLastSuccess(store)]
         .filter(([, vm]) => vm.lastSuccess === null || now - vm.lastSuccess > STALE_AFTER_MS)
         .map(([uuid, vm]) => ({ uuid, name: vm.name, lastSuccess: vm.lastSuccess }))
-      const changedAt = lastRunEnd(store)
       const remotes = await Promise.all(
-        store
-          .listRemotes()
-          .map(async (r) => ({ id: r.id, name: r.name, ...(await remoteSize(r.id, r.name, changedAt)) })),
+        store.listRemotes().map(async (r) => ({ id: r.id, name: r.name, ...(await remoteSize(r)) })),
       )
       return c.json({
         lastRuns,

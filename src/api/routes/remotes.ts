@@ -10,6 +10,7 @@ import { ApiError, notFound } from '../api-error.ts'
 import { remoteInput } from '../schemas.ts'
 import { readBody } from '../validate.ts'
 import { upstream } from './pools.ts'
+import type { BackupListings } from '../backup-listings.ts'
 import type { DefineRoute } from './router.ts'
 import { param } from './router.ts'
 
@@ -29,7 +30,7 @@ function checkedUrl(deps: ApiDeps, url: string): string {
 }
 
 /** Registers the remote routes (and the listing of a remote's backups). */
-export function registerRemoteRoutes(route: DefineRoute, deps: ApiDeps): void {
+export function registerRemoteRoutes(route: DefineRoute, deps: ApiDeps, listings: BackupListings): void {
   const { store, clock } = deps
   route(
     {
@@ -95,6 +96,7 @@ export function registerRemoteRoutes(route: DefineRoute, deps: ApiDeps): void {
         updatedAt: clock.now(),
       }
       store.putRemote(remote, url)
+      listings.forget(remote.id)
       return c.json(remote)
     },
   )
@@ -116,6 +118,7 @@ export function registerRemoteRoutes(route: DefineRoute, deps: ApiDeps): void {
           `remote ${remote.name} is used by job ${users.map((j) => j.name).join(', ')}`,
         )
       store.deleteRemote(remote.id)
+      listings.forget(remote.id)
       return c.body(null, 204)
     },
   )
@@ -152,9 +155,7 @@ export function registerRemoteRoutes(route: DefineRoute, deps: ApiDeps): void {
           `vm: expected a uuid, got ${JSON.stringify(String(vm).slice(0, 60))}`,
           'vm',
         )
-      const listed = await upstream(() =>
-        deps.operations.listRemoteBackups(remoteUrl(store, remote.id, remote.name), vm),
-      )
+      const listed = await upstream(() => listings.list(remote, vm))
       // The metadata names the job by id only (as XO's does): the name comes from the store.
       const names = new Map(store.listJobs().map((j) => [j.id, j.name]))
       const items = listed.map((b) => (b.jobName === '' ? { ...b, jobName: names.get(b.jobId) ?? '' } : b))
