@@ -12,7 +12,9 @@
 //   cold  GET /api/remotes/{id}/backups after every VM's cache.json.gz was deleted (untimed): every
 //         metadata file read and validated, the caches rewritten. One GET per run; its reference is
 //         the bare server's p50 for the same bytes. The files are in the page cache (not a cold disk).
-//   warm  the same GET with the caches up to date, WARM_REQUESTS times.
+//   warm  the same GET with the caches up to date but none in the server's memory (an untimed
+//         PUT of the remote first), WARM_REQUESTS times.
+//   cached  the same GET answered from the server's in-memory listing, CACHED_REQUESTS times.
 // A latency is a request's send to its last body byte; a batch reports its p50 and its p99 (nearest
 // rank), which is its max below 100 requests (the side's name says which).
 // server.console: page.goto until the login form is visible, each load in a new browser context
@@ -42,8 +44,10 @@ const CHROMIUM = process.env.BENCH_CHROMIUM ?? '/usr/bin/chromium'
 const PAGE = 500
 const PAGE_REQUESTS = 100
 const ALL_LISTINGS = 5
-// A warm listing of 10,000 backups takes seconds here: 3 per run.
+// A listing from the remote's cache.json.gz files takes seconds at 10,000 backups: 3 per run.
 const WARM_REQUESTS = 3
+// A listing the server keeps in memory (src/api/backup-listings.ts) is one JSON answer.
+const CACHED_REQUESTS = 20
 const CONSOLE_LOADS = 3
 const LOGIN_FORM = '[data-testid="login-form"]'
 const TINY_PAGE = `<!doctype html><meta charset="utf-8"><title>x</title>
@@ -117,8 +121,12 @@ async function dropListingCaches(remoteDir: string): Promise<void> {
   for (const vm of await readdir(vmsDir)) await rm(join(vmsDir, vm, CACHE_FILE), { force: true })
 }
 
-/** Adds the remote at `url` through the API and returns the path of its backup listing. */
-async function addRemote(origin: string, token: string, url: string): Promise<string> {
+/** Adds the remote at `url` through the API; the path of its backup listing and how to re-save it. */
+async function addRemote(
+  origin: string,
+  token: string,
+  url: string,
+): Promise<{ path: string; forget: () => Promise<void> }> {
   const created = await fetch(`${origin}/api/remotes`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -126,7 +134,19 @@ async function addRemote(origin: string, token: string, url: string): Promise<st
   })
   if (created.status !== 201)
     throw new Error(`POST /api/remotes: HTTP ${created.status} ${(await created.text()).slice(0, 200)}`)
-  return `/api/remotes/${((await created.json()) as { id: string }).id}/backups`
+  const { id } = (await created.json()) as { id: string }
+  return {
+    path: `/api/remotes/${id}/backups`,
+    // Saving the remote unchanged drops the server's in-memory listing (what a user's edit does).
+    forget: async () => {
+      const saved = await fetch(`${origin}/api/remotes/${id}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'bench', url }),
+      })
+      if (saved.status !== 200) throw new Error(`PUT /api/remotes/${id}: HTTP ${saved.status}`)
+    },
+  }
 }
 
 async function backupsSetup(dir: string, log: (message: string) => void) {
@@ -134,7 +154,7 @@ async function backupsSetup(dir: string, log: (message: string) => void) {
   const expected = BACKUP_VMS * BACKUPS_PER_VM
   await writeRemoteBackups(remoteDir, BACKUP_VMS, BACKUPS_PER_VM)
   const { server, token } = await benchServer(dir, log)
-  const path = await addRemote(server.url, token, remoteDir)
+  const { path, forget } = await addRemote(server.url, token, remoteDir)
   // The first listing: it writes the caches, and its answer is what the bare server sends.
   const body = await getJson(server.url, path, token)
   const { items } = JSON.parse(body.toString()) as { items: { complete: boolean }[] }
@@ -152,17 +172,26 @@ async function backupsSetup(dir: string, log: (message: string) => void) {
     // Wall time only: its reference's CPU is that of a whole batch, so a CPU ratio would mislead.
     async measure() {
       await dropListingCaches(remoteDir)
+      await forget()
       return timeSeconds(get(server.url))
     },
   }
   return {
     cold,
+    // The remote's cache.json.gz files up to date, nothing in the server's memory: each GET after
+    // an untimed PUT of the remote.
     warm: latencySides(
-      `GET /api/remotes/{id}/backups, ${expected} backups, caches up to date`,
+      `GET /api/remotes/{id}/backups, ${expected} backups, cache.json.gz up to date, none in memory`,
       WARM_REQUESTS,
       get(server.url),
+      forget,
     ),
-    bare: latencySides(`bare node:http, the same listing`, WARM_REQUESTS, get(bare.origin)),
+    cached: latencySides(
+      `GET /api/remotes/{id}/backups, ${expected} backups, kept in the server's memory`,
+      CACHED_REQUESTS,
+      get(server.url),
+    ),
+    bare: latencySides(`bare node:http, the same listing`, CACHED_REQUESTS, get(bare.origin)),
     close: closing(bare, server),
   }
 }
@@ -238,11 +267,15 @@ const apiBenchmarks: Benchmark[] = [
           cold: s.cold,
           warm: s.warm.p50,
           warmTail: s.warm.tail,
+          cached: s.cached.p50,
+          cachedTail: s.cached.tail,
         },
         figures: [
           { name: 'server.backups.cold.vs-bare-p50', subject: 'cold', reference: 'bare' },
           { name: 'server.backups.warm.p50', subject: 'warm', reference: 'bare' },
           { name: 'server.backups.warm.max', subject: 'warmTail', reference: 'bareTail' },
+          { name: 'server.backups.cached.p50', subject: 'cached', reference: 'bare' },
+          { name: 'server.backups.cached.max', subject: 'cachedTail', reference: 'bareTail' },
         ],
         // Setup's first listing warmed the API's path and the client; a warm-up run would add a
         // cold and 3 warm listings (about 20 s at 10,000 backups here).
