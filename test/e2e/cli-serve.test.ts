@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { isOneErrorLine, runCliProcess } from './cli-support.ts'
+import { openDatabase, runPragma } from '../../src/daemon/store/native-handles.ts'
 
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
 
@@ -85,11 +86,10 @@ describe('serve and token commands', { timeout: 180_000 }, () => {
   })
 
   it('refuses a database of a newer version with one error line and leaves it untouched', async () => {
-    const { default: Database } = await import('better-sqlite3')
     const file = join(data, 'xapi-backup.sqlite')
-    const db = new Database(file)
-    db.pragma('user_version = 4242')
-    db.pragma('wal_checkpoint(TRUNCATE)')
+    const db = openDatabase(file)
+    runPragma(db, 'user_version = 4242')
+    runPragma(db, 'wal_checkpoint(TRUNCATE)')
     db.close()
     const before = await readFile(file)
     const run = await runCliProcess(['serve', '--data-dir', data, '--port', '0'])

@@ -13,6 +13,7 @@ import type { RunningServer } from '../../src/api/start-server.ts'
 import { startServer } from '../../src/api/start-server.ts'
 import { requireTool } from '../../src/shared/testing/oracles.ts'
 import { generateSelfSignedCertificate } from '../../src/simulator/tls.ts'
+import { openDatabase, runPragma } from '../../src/daemon/store/native-handles.ts'
 
 const POOL_PASSWORD = 'pool-pw-Zq8r1'
 const S3_SECRET = 'S3SECRETkeyValue9'
@@ -192,9 +193,8 @@ describe('job server security and bad input', { timeout: 120_000 }, () => {
     const newer = join(dir, 'newer')
     const first = await startServer({ dataDir: newer, log: () => undefined })
     await first.close()
-    const { default: Database } = await import('better-sqlite3')
-    const db = new Database(join(newer, 'xapi-backup.sqlite'))
-    db.pragma('user_version = 999')
+    const db = openDatabase(join(newer, 'xapi-backup.sqlite'))
+    runPragma(db, 'user_version = 999')
     db.close()
     const before = await readFile(join(newer, 'xapi-backup.sqlite'))
     await assert.rejects(startServer({ dataDir: newer, log: () => undefined }), /999/)

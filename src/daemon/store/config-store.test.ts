@@ -2,7 +2,6 @@ import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import Database from 'better-sqlite3'
 import type { NotificationSettings } from '../model.ts'
 import type { Store } from '../store-port.ts'
 import { DATABASE_FILE, SECRETS_FILE } from './open-store.ts'
@@ -15,6 +14,7 @@ import {
   storeErrorOf,
   tempStore,
 } from './store-test-kit.ts'
+import { openDatabase } from './native-handles.ts'
 
 const SMTP: NotificationSettings = {
   webhooks: [{ url: 'https://hooks.example/a' }],
@@ -177,7 +177,7 @@ describe('store: rows read back are checked', () => {
       store.insertRun(sampleRun('r1', 'j1', 1000))
       store.appendRunEvents('r1', [{ event: 'task.info', id: 'r1', timestamp: 1, message: 'hi' }])
       store.putNotificationSettings(SMTP)
-      const raw = new Database(join(dataDir, DATABASE_FILE))
+      const raw = openDatabase(join(dataDir, DATABASE_FILE))
       raw.exec(update)
       raw.close()
       const error = storeErrorOf(() => read(store))

@@ -1,6 +1,7 @@
 // The store's schema, as ordered migrations: `PRAGMA user_version` is the number of steps applied.
 // Never edit a released step; append a new one (each runs in its own transaction).
 import type Database from 'better-sqlite3'
+import { runPragma } from './native-handles.ts'
 import { StoreError } from './store-error.ts'
 
 // STRICT tables: SQLite refuses values of the wrong type even from a hand-edited database, so
@@ -113,7 +114,7 @@ export function tooNewError(file: string, version: number): StoreError {
 
 /** The `PRAGMA user_version` of `db`. */
 export function readUserVersion(db: Database.Database): number {
-  return db.pragma('user_version', { simple: true }) as number
+  return runPragma(db, 'user_version', { simple: true }) as number
 }
 
 /**
@@ -128,7 +129,7 @@ export function migrate(db: Database.Database, file: string): void {
     if (sql === undefined) return false
     db.exec(sql)
     // user_version is part of the database header, so it commits or rolls back with the step.
-    db.pragma(`user_version = ${version + 1}`)
+    runPragma(db, `user_version = ${version + 1}`)
     return true
   })
   while (step.immediate()) {

@@ -11,18 +11,18 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import Database from 'better-sqlite3'
 import { createFixedClock } from '../../shared/clock.ts'
 import { STORE_VERSION } from './migrations.ts'
 import { DATABASE_FILE, openStore, openStoreDatabase, SECRETS_FILE } from './open-store.ts'
 import { sampleJob, samplePool, sampleRun, storeErrorOf, tempDir } from './store-test-kit.ts'
+import { keepForever, openDatabase, runPragma } from './native-handles.ts'
 
 /** A database file at `file` with `user_version` set, in rollback or WAL journal mode. */
 function writeDatabase(file: string, userVersion: number, journal: 'delete' | 'wal' = 'delete'): void {
-  const db = new Database(file)
-  db.pragma(`journal_mode = ${journal}`)
+  const db = openDatabase(file)
+  runPragma(db, `journal_mode = ${journal}`)
   db.exec("CREATE TABLE t (a TEXT); INSERT INTO t VALUES ('x')")
-  db.pragma(`user_version = ${userVersion}`)
+  runPragma(db, `user_version = ${userVersion}`)
   db.close()
 }
 
@@ -42,12 +42,13 @@ describe('openStore: creation and reopening', () => {
     store.close()
     assert.equal(lstatSync(dataDir).mode & 0o777, 0o700)
     assert.equal(lstatSync(join(dataDir, SECRETS_FILE)).mode & 0o777, 0o600)
-    const db = new Database(join(dataDir, DATABASE_FILE), { readonly: true })
+    const db = openDatabase(join(dataDir, DATABASE_FILE), { readonly: true })
     t.after(() => db.close())
-    assert.equal(db.pragma('user_version', { simple: true }), STORE_VERSION)
-    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal')
-    const tables = db
-      .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+    assert.equal(runPragma(db, 'user_version', { simple: true }), STORE_VERSION)
+    assert.equal(runPragma(db, 'journal_mode', { simple: true }), 'wal')
+    const tables = keepForever(
+      db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name"),
+    )
       .pluck()
       .all()
     assert.deepEqual(tables, [
@@ -89,9 +90,9 @@ describe('openStore: creation and reopening', () => {
   it('opens read-write with foreign keys on, WAL and a busy timeout', (t) => {
     const db = openStoreDatabase(join(tempDir(t), DATABASE_FILE))
     t.after(() => db.close())
-    assert.equal(db.pragma('foreign_keys', { simple: true }), 1)
-    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal')
-    assert.ok(Number(db.pragma('busy_timeout', { simple: true })) >= 1000, 'a busy timeout is set')
+    assert.equal(runPragma(db, 'foreign_keys', { simple: true }), 1)
+    assert.equal(runPragma(db, 'journal_mode', { simple: true }), 'wal')
+    assert.ok(Number(runPragma(db, 'busy_timeout', { simple: true })) >= 1000, 'a busy timeout is set')
   })
 
   it('takes an empty database file (as SQLite creates them) for a new one', (t) => {
@@ -126,12 +127,12 @@ describe('openStore: refusals leave the files untouched', () => {
   it('refuses a newer version that is only in the -wal file (a crash before checkpoint)', (t) => {
     const dir = tempDir(t)
     const source = join(dir, 'source.sqlite')
-    const writer = new Database(source)
+    const writer = openDatabase(source)
     t.after(() => writer.close())
-    writer.pragma('journal_mode = wal')
-    writer.pragma('wal_autocheckpoint = 0')
+    runPragma(writer, 'journal_mode = wal')
+    runPragma(writer, 'wal_autocheckpoint = 0')
     writer.exec('CREATE TABLE t (a TEXT)')
-    writer.pragma(`user_version = ${STORE_VERSION + 7}`)
+    runPragma(writer, `user_version = ${STORE_VERSION + 7}`)
     const dataDir = join(dir, 'data')
     mkdirSync(dataDir)
     const file = join(dataDir, DATABASE_FILE)

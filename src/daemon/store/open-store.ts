@@ -3,7 +3,7 @@
 import { closeSync, constants, lstatSync, mkdirSync, openSync, readSync } from 'node:fs'
 import type { Stats } from 'node:fs'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import { systemClock } from '../../shared/clock.ts'
 import type { Clock } from '../../shared/clock.ts'
 import { errorCode } from '../../shared/errors.ts'
@@ -11,6 +11,7 @@ import type { SecretStore, Store } from '../store-port.ts'
 import { createConfigStore } from './config-store.ts'
 import { migrate, readUserVersion, STORE_VERSION, tooNewError } from './migrations.ts'
 import { createRunStore } from './run-store.ts'
+import { openDatabase, runPragma } from './native-handles.ts'
 import { openSecretFile } from './secret-file.ts'
 import { StoreError } from './store-error.ts'
 import { createTokenStore } from './token-store.ts'
@@ -61,16 +62,16 @@ export function createSqliteStore(db: Database.Database, secrets: SecretStore, c
 export function openStoreDatabase(file: string): Database.Database {
   let db: Database.Database | undefined
   try {
-    db = new Database(file, { timeout: BUSY_TIMEOUT_MS })
+    db = openDatabase(file, { timeout: BUSY_TIMEOUT_MS })
     // foreign_keys is per connection and a no-op inside a transaction: set before migrating.
-    db.pragma('foreign_keys = ON')
-    const mode = db.pragma('journal_mode = WAL', { simple: true })
+    runPragma(db, 'foreign_keys = ON')
+    const mode = runPragma(db, 'journal_mode = WAL', { simple: true })
     if (mode !== 'wal')
       throw new StoreError('STORE_OPEN_FAILED', `${file}: cannot use WAL mode (got ${String(mode)})`)
     // In WAL mode NORMAL keeps the database consistent through a crash and syncs at checkpoints
     // only: a run's task events (one write each) and a token's last use must not cost an fsync.
     // A power cut may lose the last few events of a run; the remote's data never depends on them.
-    db.pragma('synchronous = NORMAL')
+    runPragma(db, 'synchronous = NORMAL')
     migrate(db, file)
     return db
   } catch (error) {
@@ -153,10 +154,10 @@ function readHeader(file: string): Buffer {
 function checkWithSqlite(file: string): void {
   let db: Database.Database | undefined
   try {
-    db = new Database(file, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS })
+    db = openDatabase(file, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS })
     const version = readUserVersion(db)
     if (version > STORE_VERSION) throw tooNewError(file, version)
-    const problems = (db.pragma('quick_check') as { quick_check: string }[]).map((row) => row.quick_check)
+    const problems = (runPragma(db, 'quick_check') as { quick_check: string }[]).map((row) => row.quick_check)
     if (problems.length !== 1 || problems[0] !== 'ok') {
       throw corruptError(file, `PRAGMA quick_check failed: ${problems.slice(0, 3).join('; ')}`)
     }

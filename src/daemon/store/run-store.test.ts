@@ -7,6 +7,7 @@ import { createSqliteStore, DATABASE_FILE, openStoreDatabase } from './open-stor
 import { DEFAULT_RUN_PAGE, MAX_RUN_PAGE } from './run-store.ts'
 import { openSecretFile } from './secret-file.ts'
 import { sampleJob, sampleRun, sampleSchedule, storeErrorOf, tempDir, tempStore } from './store-test-kit.ts'
+import { keepForever } from './native-handles.ts'
 
 const info = (id: string, message: string): TaskEvent => ({ event: 'task.info', id, timestamp: 1, message })
 
@@ -152,7 +153,7 @@ describe('store: runs', () => {
     assert.equal(store.lastRunPerJob().length, 20)
     // No timing: the plans must walk an index in order instead of sorting every row.
     const plan = (sql: string, ...params: unknown[]): string =>
-      (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[])
+      (keepForever(db.prepare(`EXPLAIN QUERY PLAN ${sql}`)).all(...params) as { detail: string }[])
         .map((r) => r.detail)
         .join('\n')
     for (const [sql, params] of [

@@ -3,11 +3,11 @@ import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import Database from 'better-sqlite3'
 import { isUuid } from '../../shared/ids.ts'
 import { DATABASE_FILE } from './open-store.ts'
 import { tempStore } from './store-test-kit.ts'
 import { hashToken } from './token-store.ts'
+import { keepForever, openDatabase } from './native-handles.ts'
 
 describe('store: API tokens', () => {
   it('creates a token shown once, stored only as its sha256', (t) => {
@@ -26,9 +26,9 @@ describe('store: API tokens', () => {
     assert.deepEqual(store.listTokens(), [record])
     assert.notEqual(store.createToken('other').token, token)
     store.close()
-    const db = new Database(join(dataDir, DATABASE_FILE), { readonly: true })
+    const db = openDatabase(join(dataDir, DATABASE_FILE), { readonly: true })
     t.after(() => db.close())
-    const stored = db.prepare('SELECT hash FROM tokens WHERE id = ?').pluck().get(record.id)
+    const stored = keepForever(db.prepare('SELECT hash FROM tokens WHERE id = ?')).pluck().get(record.id)
     assert.equal(stored, createHash('sha256').update(token).digest('hex'))
     assert.notEqual(stored, token)
     for (const name of readdirSync(dataDir)) {
