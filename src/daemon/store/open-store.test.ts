@@ -46,11 +46,8 @@ describe('openStore: creation and reopening', () => {
     t.after(() => db.close())
     assert.equal(runPragma(db, 'user_version', { simple: true }), STORE_VERSION)
     assert.equal(runPragma(db, 'journal_mode', { simple: true }), 'wal')
-    const tables = keepForever(
-      db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name"),
-    )
-      .pluck()
-      .all()
+    const sql = "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name"
+    const tables = keepForever(db.prepare(sql)).pluck().all()
     assert.deepEqual(tables, [
       'jobs',
       'notification_settings',
