@@ -1,8 +1,9 @@
 // The web console's files (built by vite into dist/web): static assets by path, index.html for
 // every other non-API path (client-side routes). Paths go through one confinement check.
-import { readFileSync, statSync } from 'node:fs'
+import { lstatSync, readFileSync } from 'node:fs'
 import { extname, join, resolve, sep } from 'node:path'
 import type { Hono } from 'hono'
+import { isWithin } from '../shared/confine.ts'
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -28,9 +29,10 @@ function fileUnder(root: string, path: string): string | undefined {
   }
   if (decoded.includes('\0')) return undefined
   const file = resolve(root, `.${decoded}`)
-  if (file !== root && !file.startsWith(root + sep)) return undefined
+  if (!isWithin(root, file)) return undefined
   try {
-    return statSync(file).isFile() ? file : undefined
+    // lstat: a symlink in the built folder is not followed out of it.
+    return lstatSync(file).isFile() ? file : undefined
   } catch {
     return undefined
   }

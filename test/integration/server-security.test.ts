@@ -4,7 +4,7 @@
 // database; bodies over 1 MiB get 413, non-JSON 415, unknown ids 404, bad input 400 naming the
 // field; a newer-versioned or corrupt database is refused at start and left untouched.
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { get as httpsGet } from 'node:https'
@@ -248,6 +248,43 @@ describe('job server security and bad input', { timeout: 120_000 }, () => {
       await assert.rejects(fetch(`${tls.url}/api/health`), 'an untrusted certificate fails the handshake')
     } finally {
       await tls.close()
+    }
+  })
+
+  it('serves only regular files inside the console folder, index.html otherwise', async () => {
+    const web = join(dir, 'web')
+    await mkdir(join(web, 'assets'), { recursive: true })
+    await writeFile(join(web, 'index.html'), '<!doctype html><title>console</title>')
+    await writeFile(join(web, 'assets', 'app.js'), 'export {}')
+    await writeFile(join(dir, 'canary.txt'), 'CANARY-outside-the-console')
+    await symlink(join(dir, 'canary.txt'), join(web, 'assets', 'link.js'))
+    const site = await startServer({ dataDir: join(dir, 'web-data'), webRoot: web, log: () => undefined })
+    try {
+      const get = async (path: string) => {
+        const response = await fetch(`${site.url}${path}`)
+        return {
+          status: response.status,
+          type: response.headers.get('content-type') ?? '',
+          text: await response.text(),
+        }
+      }
+      const asset = await get('/assets/app.js')
+      assert.equal(asset.text, 'export {}')
+      assert.match(asset.type, /javascript/)
+      for (const path of [
+        '/..%2f..%2fcanary.txt',
+        '/%2e%2e/%2e%2e/canary.txt',
+        '/assets/link.js',
+        '/assets/..%2f..%2f..%2fcanary.txt',
+        '/%00',
+        '/jobs/new',
+      ]) {
+        const answer = await get(path)
+        assert.ok(!answer.text.includes('CANARY'), `${path} does not leave the console folder`)
+        assert.match(answer.text, /<title>console<\/title>/, `${path} answers index.html`)
+      }
+    } finally {
+      await site.close()
     }
   })
 })
