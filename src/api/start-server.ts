@@ -182,12 +182,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     reportMissed: (schedule, missed) => {
       const more = missed.count - missed.dueAtMs.length
       const reason = `the server was not running at that time${more > 0 ? ` (${missed.countIsExact ? '' : 'at least '}${more} more occurrence(s) not listed)` : ''}`
-      runs.recordMissed(
+      const recorded = runs.recordMissed(
         { jobId: schedule.jobId, scheduleId: schedule.id, trigger: 'schedule', params: {} },
         missed.dueAtMs,
         reason,
       )
-      const last = store.listRuns({ jobId: schedule.jobId, status: 'missed', limit: 1 }).items[0]
+      // One report for the lot (the newest), not one mail per missed minute.
+      const last = recorded.at(-1)
       if (last !== undefined) void report(last)
     },
     onError: (error) => {

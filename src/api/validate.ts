@@ -42,8 +42,7 @@ export async function readBody<S extends z.ZodType>(c: Context, schema: S): Prom
   let value: unknown
   try {
     value = await c.req.json()
-  } catch (error) {
-    if (error instanceof Error && error.name === 'BodyLimitError') throw error
+  } catch {
     throw new ApiError(400, 'INVALID_JSON', 'body: not valid JSON')
   }
   return checkInput(schema, value)

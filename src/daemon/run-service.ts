@@ -55,7 +55,8 @@ interface Active {
   readonly listeners: Set<(update: RunUpdate) => void>
   /** The run's events but progress (bounded by its tasks, not its bytes), for its summary. */
   readonly events: TaskEvent[]
-  readonly done: Promise<void>
+  /** Resolves when the run has ended and is stored (set right after the record is made). */
+  done: Promise<void>
   seq: number
   stopped: boolean
 }
@@ -157,15 +158,19 @@ export class RunService {
       done: Promise.resolve(),
     }
     this.#active.set(run.id, active)
-    ;(active as { done: Promise<void> }).done = this.#execute(run, active, work, start.jobId)
+    active.done = this.#execute(run, active, work, start.jobId)
     return { started: true, run }
   }
 
-  /** Records runs that were due while the server was down, as `missed`. */
-  recordMissed(start: Omit<RunStart, 'dueAt' | 'kind'>, dueAts: readonly number[], reason: string): void {
+  /** Records runs that were due while the server was down, as `missed`; returns them in order. */
+  recordMissed(
+    start: Omit<RunStart, 'dueAt' | 'kind'>,
+    dueAts: readonly number[],
+    reason: string,
+  ): RunRecord[] {
     const { store, clock } = this.#options
-    for (const dueAt of dueAts)
-      store.insertRun({
+    return dueAts.map((dueAt) => {
+      const run: RunRecord = {
         id: newUuid(),
         kind: 'backup',
         jobId: start.jobId,
@@ -178,7 +183,10 @@ export class RunService {
         sizeBytes: 0,
         vms: [],
         params: start.params,
-      })
+      }
+      store.insertRun(run)
+      return run
+    })
   }
 
   /** Asks a run to stop (its work sees the abort and cleans up); false when it is not active. */

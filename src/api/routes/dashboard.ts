@@ -24,9 +24,9 @@ function* allRuns(store: Store): Generator<RunRecord> {
 const FAILED = new Set(['failure', 'interrupted', 'missed'])
 
 /** Per VM: last success (ms) or null, with its name, from backup runs. */
-function vmLastSuccess(store: Store): Map<string, { name: string; lastSuccess: number | null }> {
+function vmLastSuccess(runs: Iterable<RunRecord>): Map<string, { name: string; lastSuccess: number | null }> {
   const out = new Map<string, { name: string; lastSuccess: number | null }>()
-  for (const run of allRuns(store)) {
+  for (const run of runs) {
     if (run.kind !== 'backup') continue
     for (const vm of run.vms) {
       const seen = out.get(vm.uuid) ?? { name: vm.name ?? '', lastSuccess: null }
@@ -45,7 +45,9 @@ function metricsInput(
 ): { jobs: JobMetrics[]; vms: VmMetrics[]; runningRuns: number } {
   const names = new Map(store.listJobs().map((j) => [j.id, j.name]))
   const jobs = new Map<string, { -readonly [K in keyof JobMetrics]: JobMetrics[K] }>()
-  for (const run of allRuns(store)) {
+  // Read the history once: the per-job and the per-VM figures both walk it.
+  const runs = [...allRuns(store)]
+  for (const run of runs) {
     if (run.kind !== 'backup' || run.jobId === null) continue
     const label = names.get(run.jobId) ?? run.jobId
     const job = jobs.get(label) ?? {
@@ -67,7 +69,7 @@ function metricsInput(
     jobs.set(label, job)
   }
   const vms: VmMetrics[] = []
-  for (const [uuid, vm] of vmLastSuccess(store))
+  for (const [uuid, vm] of vmLastSuccess(runs))
     if (vm.lastSuccess !== null) vms.push({ uuid, name: vm.name, lastSuccessMs: vm.lastSuccess })
   return { jobs: [...jobs.values()], vms, runningRuns: running }
 }
@@ -93,7 +95,7 @@ export function registerDashboardRoutes(route: DefineRoute, deps: ApiDeps, listi
         (a, b) => Number(FAILED.has(b.status)) - Number(FAILED.has(a.status)) || b.start - a.start,
       )
       const now = clock.now()
-      const staleVms = [...vmLastSuccess(store)]
+      const staleVms = [...vmLastSuccess(allRuns(store))]
         .filter(([, vm]) => vm.lastSuccess === null || now - vm.lastSuccess > STALE_AFTER_MS)
         .map(([uuid, vm]) => ({ uuid, name: vm.name, lastSuccess: vm.lastSuccess }))
       const remotes = await Promise.all(
